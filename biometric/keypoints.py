@@ -1,0 +1,201 @@
+"""Finger-valley key points from the hand silhouette."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import numpy.typing as npt
+from scipy.signal import find_peaks
+
+from biometric.errors import RoiError
+
+
+@dataclass(frozen=True)
+class PalmGeometry:
+    """Key points of a hand silhouette, in the silhouette's pixel grid.
+
+    Attributes
+    ----------
+    valleys : (K, 2) float ndarray
+        Finger valleys used for alignment as (row, col), K in {2, 3}, in
+        contour order; the first and last are the outer valleys
+        (index-middle and ring-little, in either order).
+    palm_center : (2,) float ndarray
+        Centre of the largest circle inscribed in the palm, (row, col).
+    palm_radius : float
+        Radius of that circle in pixels.
+    contact : bool
+        True when the silhouette runs along the frame border (pegged or
+        cropped palm images), False for a whole hand on a dark background.
+    candidates : (L, 2) float ndarray
+        Every concavity that passed the depth test, for diagnostics.
+    """
+
+    valleys: npt.NDArray[np.float64]
+    palm_center: npt.NDArray[np.float64]
+    palm_radius: float
+    contact: bool
+    candidates: npt.NDArray[np.float64]
+
+
+def palm_center(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.float64], float]:
+    """Centre and radius of the largest circle inscribed in the hand mask.
+
+    The frame border counts as background, so a palm cut off by the border
+    has its circle kept inside the frame.
+
+    References
+    ----------
+    .. [1] G. Borgefors, "Distance transformations in digital images",
+       CVGIP 34, 1986.
+    """
+    dist = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    flat = int(np.argmax(dist))
+    row, col = divmod(flat, dist.shape[1])
+    return np.array([row, col], dtype=np.float64), float(dist[row, col])
+
+
+def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
+    """Locate the finger valleys that fix the palm's position and rotation.
+
+    Concavities of the hand contour are found as prominent minima of its
+    distance from the palm centre; those too shallow, too wide open, or opening towards the palm are dropped.
+    Among the rest, the pair (or triple, when the middle valley is also
+    seen) of valleys whose spacing, collinearity and position relative to
+    the palm centre best fit a hand is chosen. Wrist, sleeve and peg
+    notches fail those geometric tests.
+
+    Parameters
+    ----------
+    mask : (M, N) bool ndarray
+        Hand silhouette from :func:`biometric.segmentation.segment_hand`.
+
+    Returns
+    -------
+    PalmGeometry
+
+    Raises
+    ------
+    RoiError
+        If no plausible pair of finger valleys is found (fingers closed,
+        hand cut off, not a hand).
+
+    References
+    ----------
+    .. [1] D. Zhang, W.-K. Kong, J. You, M. Wong, "Online palmprint
+       identification", IEEE TPAMI 25(9), 2003.
+    .. [2] M. Aykut, M. Ekinci, "Developing a contactless palmprint
+       authentication system by introducing a novel ROI extraction method",
+       Image and Vision Computing 40, 2015 (valleys as minima of the
+       contour's distance profile).
+    """
+    mask_u8 = mask.astype(np.uint8)
+    rows, cols = mask.shape
+    center, radius = palm_center(mask)
+    if radius < 10:
+        raise RoiError("the hand region is too thin to hold a palm", ("no_palm",))
+    contours, _ = cv2.findContours(mask_u8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        raise RoiError("no hand contour", ("no_palm",))
+    contour = max(contours, key=cv2.contourArea)[:, 0, :]  # (P, 2) as (x, y)
+    n_points = contour.shape[0]
+    on_border = (
+        (contour[:, 0] <= 1)
+        | (contour[:, 1] <= 1)
+        | (contour[:, 0] >= cols - 2)
+        | (contour[:, 1] >= rows - 2)
+    )
+    contact = bool(on_border.mean() > 0.12)
+
+    # Valleys are the prominent minima of the contour's distance from the
+    # palm centre (a fingertip-to-valley profile); unlike convexity defects
+    # this sees every valley even when several share one hull edge.
+    dist = np.hypot(contour[:, 1] - center[0], contour[:, 0] - center[1])
+    width = max(3, int(round(0.08 * radius)))
+    smooth = np.convolve(np.concatenate([dist[-width:], dist, dist[:width]]),
+                         np.ones(width) / width, mode="same")[width:-width]
+    wrapped = np.concatenate([smooth, smooth])
+    minima, props = find_peaks(-wrapped, prominence=0.2 * radius, distance=width)
+    keep = (minima >= n_points // 2) & (minima < n_points + n_points // 2)
+    arm = max(4, int(round(0.35 * radius)))
+    cands: list[tuple[int, float]] = []
+    for idx, depth in zip(minima[keep] % n_points, props["prominences"][keep], strict=True):
+        far = int(idx)
+        if on_border[far]:
+            continue
+        tip = contour[far].astype(np.float64)
+        before = contour[(far - arm) % n_points].astype(np.float64)
+        after = contour[(far + arm) % n_points].astype(np.float64)
+        v1, v2 = before - tip, after - tip
+        cos_angle = float(v1 @ v2 / (np.linalg.norm(v1) * np.linalg.norm(v2) + 1e-9))
+        if cos_angle < np.cos(np.deg2rad(110)):
+            continue  # a wide, shallow bay: wrist or peg notch, not a finger valley
+        opening = (v1 / (np.linalg.norm(v1) + 1e-9)) + (v2 / (np.linalg.norm(v2) + 1e-9))
+        to_center = np.array([center[1], center[0]]) - tip
+        # A finger valley opens away from the palm centre.
+        if float(opening @ to_center) > 0:
+            continue
+        cands.append((far, float(depth)))
+    if len(cands) < 2:
+        raise RoiError(
+            f"found {len(cands)} finger valley(s); spread the fingers", ("no_valleys",)
+        )
+    cands.sort()
+    points = np.array([[contour[i, 1], contour[i, 0]] for i, _ in cands], dtype=np.float64)
+    best = _choose_valleys(points, center, radius)
+    if best is None:
+        raise RoiError(
+            "finger valleys do not form a plausible hand geometry", ("implausible_valleys",)
+        )
+    return PalmGeometry(
+        valleys=points[list(best)],
+        palm_center=center,
+        palm_radius=radius,
+        contact=contact,
+        candidates=points,
+    )
+
+
+def _choose_valleys(
+    points: npt.NDArray[np.float64], center: npt.NDArray[np.float64], radius: float
+) -> tuple[int, ...] | None:
+    best: tuple[int, ...] | None = None
+    best_cost = np.inf
+    n = len(points)
+    for i, j in itertools.combinations(range(n), 2):
+        p, q = points[i], points[j]
+        span = float(np.linalg.norm(q - p))
+        ratio = span / radius
+        if not 0.5 <= ratio <= 2.4:
+            continue
+        u = (q - p) / span
+        normal = np.array([-u[1], u[0]])
+        offset = float((center - p) @ normal)
+        if offset < 0:
+            normal, offset = -normal, -offset
+        # The palm centre lies beside the valley line, roughly mid-way along it.
+        if not 0.3 * radius <= offset <= 2.2 * radius:
+            continue
+        along = float((center - p) @ u) / span
+        if not -0.25 <= along <= 1.25:
+            continue
+        cost = abs(along - 0.5) * 2.0 + abs(ratio - 1.2) * 0.5
+        chosen: tuple[int, ...] = (i, j)
+        middle = [k for k in range(i + 1, j)]
+        if middle:
+            # A valley between the outer two should sit near the segment; it
+            # confirms the pair (the triple index-middle, middle-ring, ring-little).
+            dists = [abs(float((points[k] - p) @ normal)) for k in middle]
+            alongs = [float((points[k] - p) @ u) / span for k in middle]
+            k_best = int(np.argmin(dists))
+            if dists[k_best] < 0.35 * radius and 0.2 < alongs[k_best] < 0.8:
+                cost -= 0.6
+                chosen = (i, middle[k_best], j)
+            if len(middle) > 1:
+                cost += 0.3 * (len(middle) - 1)
+        if cost < best_cost:
+            best_cost, best = cost, chosen
+    return best

@@ -1,0 +1,111 @@
+"""``palmvein devices``: list palm scanners and capture frames from one."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+from typing import Annotated
+
+import cv2
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from capture.scanner import Frame, ScannerError
+from capture.uri import DEFAULT_SCANNER_URI, ScannerUriError, list_scanners, scanner_from_uri
+
+ScannerOption = Annotated[
+    str,
+    typer.Option(
+        "--scanner",
+        help="Scanner URI: usb://?serial=..., usb-emulated://, uvc://0, folder:///path.",
+    ),
+]
+
+
+def _fail(message: str) -> typer.Exit:
+    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
+    return typer.Exit(code=1)
+
+
+def list_devices(
+    scanner: ScannerOption = DEFAULT_SCANNER_URI,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """List the scanners reachable through a scanner URI's transport."""
+    try:
+        found = list_scanners(scanner)
+    except (ScannerError, ScannerUriError) as exc:
+        raise _fail(str(exc)) from exc
+    if as_json:
+        typer.echo(json.dumps([dataclasses.asdict(info) for info in found], indent=2))
+        return
+    if not found:
+        Console().print(f"No scanners found for {scanner}.")
+        return
+    table = Table(title=f"Scanners ({scanner})")
+    for column in ("Serial", "Model", "Firmware", "Kind", "Size", "Wavelength", "LED control"):
+        table.add_column(column)
+    for info in found:
+        table.add_row(
+            info.serial,
+            info.model,
+            info.firmware,
+            info.kind,
+            f"{info.width}x{info.height}",
+            f"{info.wavelength_nm} nm" if info.wavelength_nm else "-",
+            "yes" if info.led_control else "no",
+        )
+    Console().print(table)
+
+
+def _save(frame: Frame, path: Path) -> dict[str, object]:
+    if not cv2.imwrite(str(path), frame.image):
+        raise _fail(f"could not write {path}")
+    return {
+        "file": path.name,
+        "led_on": frame.led_on,
+        "sequence": frame.sequence,
+        "exposure_us": frame.exposure_us,
+        "led_intensity": frame.led_intensity,
+    }
+
+
+def capture(
+    out: Annotated[Path, typer.Option("--out", help="Directory for the PNG frames.")],
+    scanner: ScannerOption = DEFAULT_SCANNER_URI,
+    count: Annotated[int, typer.Option("--count", min=1, help="Frame sets to capture.")] = 1,
+) -> None:
+    """Capture frame sets (LED-off ambient + LED-on when the scanner has LED control) as PNGs.
+
+    Writes ``NNNN-lit.png`` (and ``NNNN-ambient.png``) per set and ``capture.json`` describing them.
+    """
+    out.mkdir(parents=True, exist_ok=True)
+    records = []
+    try:
+        source = scanner_from_uri(scanner)
+        with source:
+            info = source.info
+            for index in range(1, count + 1):
+                frames = source.capture_set()
+                record = {"lit": _save(frames.lit, out / f"{index:04d}-lit.png")}
+                if frames.ambient is not None:
+                    record["ambient"] = _save(frames.ambient, out / f"{index:04d}-ambient.png")
+                records.append(record)
+    except (ScannerError, ScannerUriError) as exc:
+        raise _fail(str(exc)) from exc
+    manifest = {"scanner": scanner, "device": dataclasses.asdict(info), "frame_sets": records}
+    (out / "capture.json").write_text(json.dumps(manifest, indent=2) + "\n")
+    Console().print(
+        f"Captured {len(records)} frame set(s) from {info.serial} ({info.model}) into {out}",
+        highlight=False,
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``devices`` command group to the root CLI."""
+    devices = typer.Typer(help="Palm scanners: list them and capture frames.", no_args_is_help=True)
+    devices.command("list")(list_devices)
+    devices.command("capture")(capture)
+    app.add_typer(devices, name="devices")

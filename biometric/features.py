@@ -14,7 +14,7 @@ N_ORIENTATIONS = 6
 CELL = 4
 #: Gabor wavelengths (ROI pixels) of the filter scales: palm creases and veins
 #: are a few pixels to a dozen pixels wide at 128 px.
-WAVELENGTHS = (11.0, 18.0)
+WAVELENGTHS = (14.0, 24.0)
 
 # Bit-plane coding of the orientation index: the Hamming distance between two
 # codes equals the angular distance min(|i - j|, 6 - |i - j|) of the indices

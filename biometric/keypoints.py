@@ -27,6 +27,10 @@ class PalmGeometry:
         Centre of the largest circle inscribed in the palm, (row, col).
     palm_radius : float
         Radius of that circle in pixels.
+    tangent : (2, 2) float ndarray
+        Points where the line tangent to both outer valleys on the palm side
+        touches them, (row, col); steadier than the valley tips, whose
+        position depends on how deep the segmentation follows each gap.
     contact : bool
         True when the silhouette runs along the frame border (pegged or
         cropped palm images), False for a whole hand on a dark background.
@@ -37,6 +41,7 @@ class PalmGeometry:
     valleys: npt.NDArray[np.float64]
     palm_center: npt.NDArray[np.float64]
     palm_radius: float
+    tangent: npt.NDArray[np.float64]
     contact: bool
     candidates: npt.NDArray[np.float64]
 
@@ -121,7 +126,7 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
     minima, props = find_peaks(-wrapped, prominence=0.2 * radius, distance=width)
     keep = (minima >= n_points // 2) & (minima < n_points + n_points // 2)
     arm = max(4, int(round(0.35 * radius)))
-    cands: list[tuple[int, float]] = []
+    cands: list[tuple[int, float, float, float]] = []
     for idx, depth in zip(minima[keep] % n_points, props["prominences"][keep], strict=True):
         far = int(idx)
         if on_border[far]:
@@ -138,29 +143,41 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
         # A finger valley opens away from the palm centre.
         if float(opening @ to_center) > 0:
             continue
-        cands.append((far, float(depth)))
+        opening /= np.linalg.norm(opening) + 1e-9
+        # (contour index, depth, opening direction as (row, col))
+        cands.append((far, float(depth), float(opening[1]), float(opening[0])))
     if len(cands) < 2:
         raise RoiError(
             f"found {len(cands)} finger valley(s); spread the fingers", ("no_valleys",)
         )
     cands.sort()
-    points = np.array([[contour[i, 1], contour[i, 0]] for i, _ in cands], dtype=np.float64)
-    best = _choose_valleys(points, center, radius)
+    points = np.array([[contour[c[0], 1], contour[c[0], 0]] for c in cands], dtype=np.float64)
+    depths = np.array([c[1] for c in cands])
+    openings = np.array([[c[2], c[3]] for c in cands])
+    best = _choose_valleys(points, depths, openings, center, radius)
     if best is None:
         raise RoiError(
             "finger valleys do not form a plausible hand geometry", ("implausible_valleys",)
         )
+    valleys = points[list(best)]
+    index_of = [cands[k][0] for k in best]
+    tangent = _tangent_points(contour, index_of[0], index_of[-1], arm, center)
     return PalmGeometry(
-        valleys=points[list(best)],
+        valleys=valleys,
         palm_center=center,
         palm_radius=radius,
+        tangent=tangent,
         contact=contact,
         candidates=points,
     )
 
 
 def _choose_valleys(
-    points: npt.NDArray[np.float64], center: npt.NDArray[np.float64], radius: float
+    points: npt.NDArray[np.float64],
+    depths: npt.NDArray[np.float64],
+    openings: npt.NDArray[np.float64],
+    center: npt.NDArray[np.float64],
+    radius: float,
 ) -> tuple[int, ...] | None:
     best: tuple[int, ...] | None = None
     best_cost = np.inf
@@ -182,7 +199,12 @@ def _choose_valleys(
         along = float((center - p) @ u) / span
         if not -0.25 <= along <= 1.25:
             continue
+        # Both valleys open towards the fingers, away from the palm side of the line.
+        if min(float(openings[i] @ -normal), float(openings[j] @ -normal)) < 0.5:
+            continue
+            continue
         cost = abs(along - 0.5) * 2.0 + abs(ratio - 1.2) * 0.5
+        cost -= 0.5 * min(float(depths[i]), float(depths[j])) / radius
         chosen: tuple[int, ...] = (i, j)
         middle = [k for k in range(i + 1, j)]
         if middle:
@@ -199,3 +221,34 @@ def _choose_valleys(
         if cost < best_cost:
             best_cost, best = cost, chosen
     return best
+
+
+def _tangent_points(
+    contour: npt.NDArray[np.int32], first: int, last: int, arm: int,
+    center: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    """Touch points of the palm-side line tangent to both valleys (Zhang et al. 2003)."""
+    n = contour.shape[0]
+    sides = []
+    for idx in (first, last):
+        ring = contour[[(idx + k) % n for k in range(-arm, arm + 1)]][:, ::-1]
+        sides.append(ring.astype(np.float64))
+    a_pts, b_pts = sides
+    a, b = a_pts[arm], b_pts[arm]  # start from the tips
+    for _ in range(4):
+        # Alternate: the point of each valley that is closest to the palm
+        # centre's side of the line through the current pair is the tangent point.
+        u = (b - a) / (np.linalg.norm(b - a) + 1e-9)
+        normal = np.array([-u[1], u[0]])
+        if float((center - a) @ normal) < 0:
+            normal = -normal
+        new_a = a_pts[int(np.argmax((a_pts - b) @ normal))]
+        u = (b - new_a) / (np.linalg.norm(b - new_a) + 1e-9)
+        normal = np.array([-u[1], u[0]])
+        if float((center - new_a) @ normal) < 0:
+            normal = -normal
+        new_b = b_pts[int(np.argmax((b_pts - new_a) @ normal))]
+        if np.array_equal(new_a, a) and np.array_equal(new_b, b):
+            break
+        a, b = new_a, new_b
+    return np.stack([a, b])

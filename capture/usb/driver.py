@@ -8,6 +8,7 @@ exercise).
 from __future__ import annotations
 
 import errno
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
@@ -123,6 +124,8 @@ class UsbScanner(ScannerBase):
         self._info: p.DeviceInfoBlock | None = None
         self._disconnected = False
         self._needs_abort = False
+        # One exchange at a time: a frame's transfers must not interleave with another request.
+        self._lock = threading.RLock()
 
     # --- discovery -------------------------------------------------------------------------
 
@@ -168,6 +171,10 @@ class UsbScanner(ScannerBase):
 
     def open(self) -> None:
         """Find the scanner, configure it and read its device info."""
+        with self._lock:
+            self._open()
+
+    def _open(self) -> None:
         if self._device is not None and not self._disconnected:
             return
         device = self._find()
@@ -182,6 +189,10 @@ class UsbScanner(ScannerBase):
             if _is_disconnect(exc):
                 raise ScannerDisconnected(
                     "the palm scanner was disconnected while it was being opened"
+                ) from exc
+            if exc.errno == errno.EBUSY:
+                raise ScannerError(
+                    "the palm scanner is in use by another program (its interface is claimed)"
                 ) from exc
             if exc.errno == errno.EACCES:
                 raise ScannerError(
@@ -203,6 +214,10 @@ class UsbScanner(ScannerBase):
 
     def close(self) -> None:
         """Release the interface and the device handle; safe to call twice."""
+        with self._lock:
+            self._close()
+
+    def _close(self) -> None:
         if self._device is None:
             return
         device, self._device = self._device, None
@@ -286,6 +301,10 @@ class UsbScanner(ScannerBase):
         CorruptFrame
             Every attempt delivered a damaged frame.
         """
+        with self._lock:
+            return self._capture(led)
+
+    def _capture(self, led: bool) -> Frame:
         info = self._require_info()
         problems: list[str] = []
         for _attempt in range(self.frame_retries + 1):
@@ -356,14 +375,15 @@ class UsbScanner(ScannerBase):
     def _usb(self, what: str, call: Callable[[], T], stall_ok: bool = False) -> T:
         self._require_info()
         try:
-            return call()
+            with self._lock:
+                return call()
         except usb.core.USBTimeoutError as exc:
             self._needs_abort = True
             raise ScannerTimeout(
                 f"palm scanner {self._serial} did not answer {what} within {self.timeout_ms} ms"
             ) from exc
         except usb.core.USBError as exc:
-            if _is_disconnect(exc):
+            if _is_disconnect(exc) or (exc.errno == errno.EIO and not self._still_connected()):
                 self._disconnected = True
                 raise ScannerDisconnected(
                     f"palm scanner {self._serial} was disconnected during {what} (cable pulled?); "
@@ -371,9 +391,23 @@ class UsbScanner(ScannerBase):
                 ) from exc
             if stall_ok and exc.errno == errno.EPIPE:
                 raise _Stalled from exc
+            if stall_ok and exc.errno == errno.EIO:
+                # A transfer error on a scanner still on the bus (noise, a marginal cable):
+                # the frame is lost but asking again is worthwhile.
+                self._needs_abort = True
+                raise _DamagedFrame(f"USB I/O error during {what}") from exc
             raise ScannerError(
                 f"USB error from palm scanner {self._serial} during {what}: {exc}"
             ) from exc
+
+    def _still_connected(self) -> bool:
+        # Linux reports a transfer cut short by an unplug as EIO, and only later operations as
+        # ENODEV; whether the device still enumerates tells the two apart.
+        backend = self._backend if self._backend is not None else default_backend()
+        try:
+            return any(_read_serial(device) == self._serial for device in _iter_scanners(backend))
+        except ScannerError:
+            return False
 
     def _ctrl_in(self, request: p.Request, value: int, length: int) -> bytes:
         data = self._usb(

@@ -131,6 +131,8 @@ class Faults:
         The next N frames are preceded by a copy of the previous frame (sequence mismatch).
     stalls : int
         The next N payload-chunk reads halt endpoint 0x81 (EPIPE until the host clears the halt).
+    io_errors : int
+        The next N payload-chunk reads fail with EIO (a transfer error; the chunk is lost).
     unplug_mid_frame : int or None
         When set, the cable is pulled during the next frame after this many payload chunks.
     """
@@ -140,6 +142,7 @@ class Faults:
     corrupt_headers: int = 0
     stale_frames: int = 0
     stalls: int = 0
+    io_errors: int = 0
     unplug_mid_frame: int | None = None
 
     _NAMES: ClassVar[dict[str, str]] = {
@@ -148,12 +151,17 @@ class Faults:
         "corrupt-header": "corrupt_headers",
         "stale": "stale_frames",
         "stall": "stalls",
+        "io-error": "io_errors",
         "unplug-mid-frame": "unplug_mid_frame",
     }
 
     @classmethod
     def parse(cls, text: str) -> Faults:
-        """Parse ``"timeout:1,corrupt:2,stall:1,stale:1,corrupt-header:1,unplug-mid-frame:2"``."""
+        """Parse e.g. ``"timeout:1,corrupt:2,stall:1,stale:1,io-error:1,unplug-mid-frame:2"``.
+
+        Names: timeout, corrupt, corrupt-header, stale, stall, io-error, unplug-mid-frame; a name
+        without a count means 1.
+        """
         faults = cls()
         for item in filter(None, (part.strip() for part in text.split(","))):
             name, _, count = item.partition(":")
@@ -216,6 +224,7 @@ class EmulatedScanner:
     faults: Faults = field(default_factory=Faults)
     distance_mm: int = p.NO_DISTANCE
     hand_present: bool = False
+    unplug_reports_io_error: bool = False
 
     def __post_init__(self) -> None:
         if self.frame_source is None:
@@ -224,6 +233,7 @@ class EmulatedScanner:
         self.generation = 0
         self.address = 0
         self.served: list[ServedFrame] = []
+        self._io_error_pending = False
         self.lost_sequences: list[int] = []
         self._distance_script: deque[tuple[int, bool]] = deque()
         self._lock = threading.RLock()
@@ -234,7 +244,7 @@ class EmulatedScanner:
         self.led_intensity = p.DEFAULT_LED_INTENSITY
         self.sequence = 0
         self.configuration = 0
-        self.claimed = False
+        self.claimed_by: _Handle | None = None
         self.halted = False
         self.last_error = p.DeviceError.NONE
         self._fifo: deque[_Unit] = deque()
@@ -244,10 +254,15 @@ class EmulatedScanner:
     # --- physical events ------------------------------------------------------------------
 
     def unplug(self) -> None:
-        """Pull the cable: every open handle fails with ENODEV, the device leaves enumeration."""
+        """Pull the cable: every open handle fails with ENODEV, the device leaves enumeration.
+
+        With ``unplug_reports_io_error`` the first failing operation reports EIO instead, as Linux
+        does for the transfer in flight when the cable goes.
+        """
         with self._lock:
             self.plugged = False
             self._fifo.clear()
+            self._io_error_pending = self.unplug_reports_io_error
 
     def replug(self) -> None:
         """Plug the cable back in: the device powers on afresh at a new bus address."""
@@ -403,6 +418,10 @@ class EmulatedScanner:
             if not self._fifo:
                 raise _timeout()
             unit = self._fifo[0]
+            if unit.kind == "chunk" and self.faults.io_errors > 0:
+                self.faults.io_errors -= 1
+                self._fifo.popleft()
+                raise usb.core.USBError("Input/output error", -1, errno.EIO)
             if unit.kind == "chunk" and self.faults.stalls > 0:
                 self.faults.stalls -= 1
                 self.halted = True
@@ -419,7 +438,7 @@ class EmulatedScanner:
             return data
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class _Handle:
     device: EmulatedScanner
     generation: int
@@ -543,8 +562,8 @@ class EmulatedBackend(usb.backend.IBackend):  # type: ignore[misc]
         return _Handle(dev, dev.generation)
 
     def close_device(self, dev_handle: _Handle) -> None:
-        if _alive(dev_handle):
-            dev_handle.device.claimed = False
+        if dev_handle.device.claimed_by is dev_handle:
+            dev_handle.device.claimed_by = None
 
     def set_configuration(self, dev_handle: _Handle, config_value: int) -> None:
         device = _live(dev_handle)
@@ -565,13 +584,16 @@ class EmulatedBackend(usb.backend.IBackend):  # type: ignore[misc]
         if intf != p.INTERFACE:
             raise usb.core.USBError("Entity not found", -5, errno.ENOENT)
         if device.configuration == 0:
-            # libusb lets this pass and the kernel then picks configuration 1 on first use;
-            # a claim before configuration is a host bug worth seeing in tests.
+            raise usb.core.USBError("Entity not found", -5, errno.ENOENT)
+        if device.claimed_by is not None and device.claimed_by is not dev_handle:
+            # Another handle (another program, on a real system) holds the interface.
             raise usb.core.USBError("Resource busy", _LIBUSB_ERROR_BUSY, errno.EBUSY)
-        device.claimed = True
+        device.claimed_by = dev_handle
 
     def release_interface(self, dev_handle: _Handle, intf: int) -> None:
-        _live(dev_handle).claimed = False
+        device = _live(dev_handle)
+        if device.claimed_by is dev_handle:
+            device.claimed_by = None
 
     def is_kernel_driver_active(self, dev_handle: _Handle, intf: int) -> bool:
         _live(dev_handle)
@@ -614,7 +636,7 @@ class EmulatedBackend(usb.backend.IBackend):  # type: ignore[misc]
         self, dev_handle: _Handle, ep: int, intf: int, buff: array.array[int], timeout: int
     ) -> int:
         device = _live(dev_handle)
-        if ep != p.ENDPOINT_IN or not device.claimed:
+        if ep != p.ENDPOINT_IN or device.claimed_by is not dev_handle:
             raise usb.core.USBError("Invalid parameter", -2, errno.EINVAL)
         data = device.bulk_in(len(buff) * buff.itemsize)
         buff[: len(data)] = array.array("B", data)
@@ -645,6 +667,9 @@ def _alive(handle: _Handle) -> bool:
 
 def _live(handle: _Handle) -> EmulatedScanner:
     if not _alive(handle):
+        if handle.device._io_error_pending:
+            handle.device._io_error_pending = False
+            raise usb.core.USBError("Input/output error", -1, errno.EIO)
         raise _no_device()
     return handle.device
 

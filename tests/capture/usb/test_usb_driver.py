@@ -157,7 +157,9 @@ def test_an_endpoint_that_keeps_stalling_is_reported(
     assert device.faults.stalls == 96
 
 
-@pytest.mark.parametrize("fault", ["corrupt_payloads", "corrupt_headers", "stale_frames"])
+@pytest.mark.parametrize(
+    "fault", ["corrupt_payloads", "corrupt_headers", "stale_frames", "io_errors"]
+)
 def test_damaged_frames_are_requested_again(
     bus: EmulatedBackend, device: EmulatedScanner, fault: str
 ) -> None:
@@ -207,6 +209,33 @@ def test_cable_pulled_mid_frame_then_replugged(
     np.testing.assert_array_equal(frame.image, device.served[-1].image)
 
 
+def test_cable_pulled_mid_transfer_reported_as_io_error_is_a_disconnect(
+    bus: EmulatedBackend, device: EmulatedScanner
+) -> None:
+    device.unplug_reports_io_error = True
+    device.faults.unplug_mid_frame = 1
+    with UsbScanner(backend=bus) as scanner:
+        with pytest.raises(ScannerDisconnected, match="was disconnected during the frame"):
+            scanner.capture()
+        device.replug()
+        scanner.reopen()
+        assert scanner.capture().sequence == 1
+
+
+def test_io_error_on_a_connected_scanner_is_retried_not_taken_for_a_disconnect(
+    bus: EmulatedBackend, device: EmulatedScanner
+) -> None:
+    device.faults.io_errors = 2
+    with UsbScanner(backend=bus) as scanner:
+        frame = scanner.capture()
+        device.faults.io_errors = 10
+        with pytest.raises(CorruptFrame, match="USB I/O error during the frame transfer"):
+            scanner.capture()
+
+    assert frame.sequence == 3
+    np.testing.assert_array_equal(frame.image, device.served[2].image)
+
+
 def test_cable_pulled_between_frames(bus: EmulatedBackend, device: EmulatedScanner) -> None:
     with UsbScanner(backend=bus) as scanner:
         scanner.capture()
@@ -250,6 +279,12 @@ def test_empty_bus_is_not_found(make_device: Callable[..., EmulatedScanner]) -> 
     bus.devices[0].unplug()
     with pytest.raises(ScannerNotFound, match="no palm scanner is connected"):
         UsbScanner(backend=bus).open()
+
+
+def test_a_scanner_held_by_another_program_is_reported_busy(bus: EmulatedBackend) -> None:
+    with UsbScanner(backend=bus):
+        with pytest.raises(ScannerError, match="in use by another program"):
+            UsbScanner(backend=bus).open()
 
 
 def test_capture_before_open_is_refused(bus: EmulatedBackend) -> None:

@@ -282,9 +282,11 @@ def test_empty_bus_is_not_found(make_device: Callable[..., EmulatedScanner]) -> 
 
 
 def test_a_scanner_held_by_another_program_is_reported_busy(bus: EmulatedBackend) -> None:
-    with UsbScanner(backend=bus):
-        with pytest.raises(ScannerError, match="in use by another program"):
-            UsbScanner(backend=bus).open()
+    with (
+        UsbScanner(backend=bus),
+        pytest.raises(ScannerError, match="in use by another program"),
+    ):
+        UsbScanner(backend=bus).open()
 
 
 def test_capture_before_open_is_refused(bus: EmulatedBackend) -> None:

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from capture.usb.emulated import EmulatedBackend, EmulatedScanner
+from capture.usb.emulated import EmulatedBackend, EmulatedScanner, SyntheticPalm
 
 # Small frames that still span several payload chunks, so chunking and mid-frame faults are real.
 WIDTH, HEIGHT, CHUNK = 128, 96, 2048
@@ -17,8 +17,14 @@ DeviceFactory = Callable[..., EmulatedScanner]
 @pytest.fixture
 def make_device() -> DeviceFactory:
     def make(serial: str = "PV-TEST-0001", seed: int = 0) -> EmulatedScanner:
+        # The light synthetic hand keeps these protocol tests fast; the simulated sensor is
+        # exercised by the URI and simulated-scanner tests.
         return EmulatedScanner(
-            serial=serial, width=WIDTH, height=HEIGHT, chunk_bytes=CHUNK, seed=seed
+            serial=serial,
+            width=WIDTH,
+            height=HEIGHT,
+            chunk_bytes=CHUNK,
+            frame_source=SyntheticPalm(WIDTH, HEIGHT, seed),
         )
 
     return make

@@ -1,0 +1,1 @@
+"""Staff identity: roles, password hashing, users, login throttling and signed tokens."""

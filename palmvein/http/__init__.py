@@ -1,0 +1,1 @@
+"""HTTP wiring of the composition root: middleware, authentication dependencies, routes."""

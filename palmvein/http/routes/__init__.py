@@ -1,0 +1,1 @@
+"""API routers of the composition root; domain packages contribute their own ``routes`` modules."""

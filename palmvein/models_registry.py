@@ -1,0 +1,12 @@
+"""Imports every module that defines tables, so ``Base.metadata`` is complete.
+
+Alembic's ``env.py`` imports this module; autogenerate only sees tables imported here. A package
+that adds models adds one import line below.
+"""
+
+from palmvein.core import audit as _audit  # noqa: F401
+from palmvein.core.db import Base
+from palmvein.core.security import throttle as _throttle  # noqa: F401
+from palmvein.core.security import users as _users  # noqa: F401
+
+metadata = Base.metadata

@@ -1,0 +1,85 @@
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from palmvein.core.db import create_db_engine, ping, unit_of_work
+from palmvein.core.security.users import StaffUser, StaffUserRole
+
+
+def _user(username: str) -> StaffUser:
+    return StaffUser(
+        username=username,
+        full_name=username.title(),
+        password_hash="not-a-real-hash",
+        is_active=True,
+        created_at=datetime(2026, 1, 1, tzinfo=UTC),
+    )
+
+
+def test_sqlite_file_database_uses_wal_and_enforces_foreign_keys(tmp_path: Path) -> None:
+    engine = create_db_engine(f"sqlite:///{tmp_path / 'nested' / 'dir' / 'palmvein.sqlite3'}")
+    with engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+        assert connection.execute(text("PRAGMA foreign_keys")).scalar() == 1
+    assert (tmp_path / "nested" / "dir").is_dir()
+    engine.dispose()
+
+
+def test_in_memory_sqlite_is_one_shared_database() -> None:
+    engine = create_db_engine("sqlite://")
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE t (x INTEGER)"))
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT count(*) FROM t")).scalar() == 0
+
+
+def test_ping_succeeds_on_a_live_database(db_engine: Engine) -> None:
+    ping(db_engine)
+
+
+def test_foreign_keys_are_enforced(db: Session) -> None:
+    db.add(StaffUserRole(user_id=424242, role="admin"))
+    with pytest.raises(IntegrityError):
+        db.flush()
+
+
+def test_unit_of_work_commits_on_success(session_factory: sessionmaker[Session]) -> None:
+    with unit_of_work(session_factory) as session:
+        session.add(_user("amina"))
+    with session_factory() as session:
+        assert session.query(StaffUser).filter_by(username="amina").count() == 1
+
+
+def test_unit_of_work_rolls_back_when_the_block_raises(
+    session_factory: sessionmaker[Session],
+) -> None:
+    with pytest.raises(RuntimeError), unit_of_work(session_factory) as session:
+        session.add(_user("karim"))
+        session.flush()
+        raise RuntimeError("job failed half way")
+    with session_factory() as session:
+        assert session.query(StaffUser).filter_by(username="karim").count() == 0
+
+
+def test_timestamps_come_back_aware_utc_on_every_backend(db: Session) -> None:
+    algiers = timezone(timedelta(hours=1))
+    user = _user("yacine")
+    user.created_at = datetime(2026, 5, 1, 9, 30, tzinfo=algiers)
+    db.add(user)
+    db.commit()
+    db.expire_all()
+    loaded = db.query(StaffUser).filter_by(username="yacine").one()
+    assert loaded.created_at == datetime(2026, 5, 1, 8, 30, tzinfo=UTC)
+    assert loaded.created_at.utcoffset() == timedelta(0)
+
+
+def test_naive_timestamps_are_refused(db: Session) -> None:
+    user = _user("naive")
+    user.created_at = datetime(2026, 5, 1, 9, 30)
+    db.add(user)
+    with pytest.raises(Exception, match="naive datetime"):
+        db.flush()

@@ -1,0 +1,103 @@
+"""Generated from the route table: every API route declares its access, and enforces it.
+
+A new route that forgets ``require_roles(...)`` or ``public()`` fails
+``test_every_route_declares_who_may_call_it``; a protected route that lets in a caller without a
+token, or with a role it does not list, fails the parametrised checks below.
+"""
+
+import re
+from collections.abc import Callable
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from palmvein.app import create_app
+from palmvein.core.security.roles import Role
+from palmvein.core.settings import Settings
+from palmvein.http.auth import RouteAccess, api_routes, route_access
+
+# Built once from a throwaway app only to enumerate routes; the tests use the fixture app.
+_ROUTES = list(api_routes(create_app(Settings(_env_file=None)).routes))
+_PROTECTED = [
+    (method, route.path)
+    for route in _ROUTES
+    if (access := route_access(route)) is not None and not access.public
+    for method in sorted(route.methods)
+]
+
+
+def _access(app: FastAPI, method: str, path: str) -> RouteAccess:
+    for route in api_routes(app.routes):
+        if route.path == path and method in route.methods:
+            access = route_access(route)
+            assert access is not None
+            return access
+    raise AssertionError(f"{method} {path} not found")
+
+
+def _concrete(path: str) -> str:
+    # Any value will do for path parameters: authorisation runs before the handler looks it up.
+    return re.sub(r"\{[^}]+\}", "1", path)
+
+
+def test_every_route_declares_who_may_call_it() -> None:
+    undeclared = [route.path for route in _ROUTES if route_access(route) is None]
+    assert undeclared == [], f"routes without require_roles(...) or public(): {undeclared}"
+
+
+def test_the_walk_finds_the_known_routes() -> None:
+    # Guards against api_routes silently missing routes after a FastAPI upgrade.
+    paths = {route.path for route in _ROUTES}
+    assert {"/healthz", "/readyz", "/auth/token", "/auth/me", "/staff-users"} <= paths
+    assert len(_PROTECTED) >= 5
+
+
+@pytest.mark.parametrize(("method", "path"), _PROTECTED)
+def test_no_token_is_401(client: TestClient, method: str, path: str) -> None:
+    response = client.request(method, _concrete(path))
+    assert response.status_code == 401, response.text
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+@pytest.mark.parametrize(("method", "path"), _PROTECTED)
+def test_garbage_token_is_401(client: TestClient, method: str, path: str) -> None:
+    response = client.request(
+        method, _concrete(path), headers={"Authorization": "Bearer not.a.token"}
+    )
+    assert response.status_code == 401, response.text
+
+
+@pytest.mark.parametrize(("method", "path"), _PROTECTED)
+def test_every_role_not_listed_is_403(
+    app: FastAPI,
+    client: TestClient,
+    make_staff: Callable[..., int],
+    bearer: Callable[[int], dict[str, str]],
+    method: str,
+    path: str,
+) -> None:
+    allowed = _access(app, method, path).roles
+    # A staff user with no role at all is refused everywhere; so is each role the route omits.
+    callers = {"no-role": make_staff("no.role")}
+    for role in sorted(set(Role) - allowed):
+        callers[role.value] = make_staff(f"only.{role.value}".replace("_", "-"), role)
+    for name, user_id in callers.items():
+        response = client.request(method, _concrete(path), headers=bearer(user_id))
+        assert response.status_code == 403, f"{name} got {response.status_code} on {path}"
+        assert response.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize(("method", "path"), _PROTECTED)
+def test_an_allowed_role_gets_past_the_guard(
+    app: FastAPI,
+    client: TestClient,
+    make_staff: Callable[..., int],
+    bearer: Callable[[int], dict[str, str]],
+    method: str,
+    path: str,
+) -> None:
+    role = min(_access(app, method, path).roles)
+    user_id = make_staff("allowed.user", role)
+    response = client.request(method, _concrete(path), headers=bearer(user_id))
+    assert response.status_code not in (401, 403), response.text

@@ -22,6 +22,7 @@ from capture.scanner import (
     DeviceInfo,
     DistanceReading,
     Frame,
+    FrameSet,
     ScannerBase,
     ScannerDisconnected,
     ScannerError,
@@ -177,6 +178,7 @@ class UsbScanner(ScannerBase):
     def _open(self) -> None:
         if self._device is not None and not self._disconnected:
             return
+        self._close()  # the handle of a scanner that went away
         device = self._find()
         try:
             device.set_configuration()
@@ -303,6 +305,11 @@ class UsbScanner(ScannerBase):
         """
         with self._lock:
             return self._capture(led)
+
+    def capture_set(self) -> FrameSet:
+        """An LED-off then an LED-on frame, with no other request from this process in between."""
+        with self._lock:
+            return super().capture_set()
 
     def _capture(self, led: bool) -> Frame:
         info = self._require_info()

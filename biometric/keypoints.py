@@ -205,6 +205,10 @@ def _choose_valleys(
             continue
         cost = abs(along - 0.5) * 2.0 + abs(ratio - 1.2) * 0.5
         cost -= 0.5 * min(float(depths[i]), float(depths[j])) / radius
+        # The fingers fan out symmetrically about the hand axis, so the two outer
+        # valleys open mirror-wise about the line's normal; a thumb valley opens
+        # sideways and breaks the symmetry.
+        cost += 1.5 * abs(float(openings[i] @ u) + float(openings[j] @ u))
         chosen: tuple[int, ...] = (i, j)
         middle = [k for k in range(i + 1, j)]
         if middle:
@@ -252,3 +256,4 @@ def _tangent_points(
             break
         a, b = new_a, new_b
     return np.stack([a, b])
+

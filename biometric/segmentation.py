@@ -13,6 +13,13 @@ from biometric.errors import QualityError
 #: Segmentation runs on a copy whose longer side is at most this (speed; the
 #: silhouette needs no more detail than this).
 WORK_SIDE = 320
+#: Otsu's effectiveness (between-class / total variance) below which the frame
+#: holds no distinct bright object: measured 0.91-0.93 on NIR hand frames, 0.80
+#: on smoothed uniform noise.
+MIN_SEPARABILITY = 0.85
+#: Area over convex-hull area of the hand region; a hand with spread fingers is
+#: around 0.6-0.9, speckle that percolates through a noisy frame far lower.
+MIN_SOLIDITY = 0.45
 
 
 def working_scale(shape: tuple[int, ...]) -> float:
@@ -65,8 +72,12 @@ def segment_hand(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
         raise QualityError("no hand visible: the frame is nearly uniform", ("no_hand",))
     # Three classes (background, dim fingers and edges, bright palm): the
     # lower threshold keeps the fingers, which the LED lights less than the palm.
-    low = float(threshold_multiotsu(blurred, classes=3)[0])
-    binary = ((blurred > low) * 255).astype(np.uint8)
+    thresholds = threshold_multiotsu(blurred, classes=3)
+    if _separability(blurred, thresholds) < MIN_SEPARABILITY:
+        raise QualityError(
+            "no hand visible: nothing stands out from the background", ("no_hand",)
+        )
+    binary = ((blurred > float(thresholds[0])) * 255).astype(np.uint8)
     side = max(3, (min(small.shape) // 60) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
     binary = cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel)
@@ -82,7 +93,31 @@ def segment_hand(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
             ("no_hand",),
         )
     mask = _fill_holes(mask)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    hull_area = cv2.contourArea(cv2.convexHull(max(contours, key=cv2.contourArea)))
+    solidity = float(mask.sum()) / max(hull_area, 1.0)
+    if solidity < MIN_SOLIDITY:
+        raise QualityError(
+            f"no hand visible: the bright region is ragged (solidity {solidity:.2f})",
+            ("no_hand",),
+        )
     return mask.astype(bool)
+
+
+def _separability(image: npt.NDArray[np.uint8], thresholds: npt.NDArray[np.generic]) -> float:
+    # Otsu's effectiveness measure: between-class over total variance.
+    values = image.astype(np.float64).ravel()
+    total = float(values.var())
+    if total == 0.0:
+        return 0.0
+    labels = np.digitize(values, thresholds.astype(np.float64))
+    mean = float(values.mean())
+    between = 0.0
+    for k in range(len(thresholds) + 1):
+        part = values[labels == k]
+        if part.size:
+            between += part.size / values.size * (float(part.mean()) - mean) ** 2
+    return between / total
 
 
 def _fill_holes(mask: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:

@@ -1,0 +1,94 @@
+"""compare: symmetric, self-match maximal, tolerant of small shifts, vectorised form agrees."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from biometric import Template, TemplateFormatError, TemplateStack, compare, compare_many
+from biometric.compare import MAX_SHIFT
+
+
+def code_and_mask(seed: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    # Orientation codes are spatially smooth; random blocks mimic that.
+    coarse = rng.integers(0, 2, size=(6, 8, 8)).astype(bool)
+    bits = np.kron(coarse, np.ones((4, 4), bool)) ^ (rng.random((6, 32, 32)) < 0.05)
+    mask = np.ones((32, 32), bool)
+    mask[:, : rng.integers(0, 4)] = False
+    return bits, mask
+
+
+def template(seed: int) -> Template:
+    return Template.from_bits(*code_and_mask(seed))
+
+
+seeds = st.integers(0, 2**31)
+
+
+@settings(max_examples=50, deadline=None)
+@given(seeds, seeds)
+def test_compare_is_symmetric(a: int, b: int) -> None:
+    assert compare(template(a), template(b)) == pytest.approx(compare(template(b), template(a)))
+
+
+@settings(max_examples=50, deadline=None)
+@given(seeds, seeds)
+def test_a_template_scores_highest_against_itself(a: int, b: int) -> None:
+    ta, tb = template(a), template(b)
+    assert compare(ta, ta) == 1.0
+    assert compare(ta, tb) <= compare(ta, ta)
+    assert 0.0 <= compare(ta, tb) <= 1.0
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds, st.integers(-MAX_SHIFT, MAX_SHIFT), st.integers(-MAX_SHIFT, MAX_SHIFT))
+def test_a_shifted_copy_still_matches_far_above_an_unrelated_code(
+    seed: int, drow: int, dcol: int
+) -> None:
+    bits, mask = code_and_mask(seed)
+    moved_bits = np.roll(bits, (drow, dcol), axis=(1, 2))
+    moved_mask = np.roll(mask, (drow, dcol), axis=(0, 1))
+    # Cells that wrapped around are not the same palm area: mark them invalid.
+    if drow > 0:
+        moved_mask[:drow] = False
+    elif drow < 0:
+        moved_mask[drow:] = False
+    if dcol > 0:
+        moved_mask[:, :dcol] = False
+    elif dcol < 0:
+        moved_mask[:, dcol:] = False
+    original = Template.from_bits(bits, mask)
+    moved = Template.from_bits(moved_bits, moved_mask)
+    unrelated = template(seed + 1)
+    assert compare(original, moved) > 0.95
+    assert compare(original, moved) > compare(original, unrelated) + 0.2
+
+
+def test_compare_many_equals_pairwise_compare() -> None:
+    probe = template(1)
+    gallery = [template(s) for s in range(2, 12)] + [probe]
+    many = compare_many(probe, TemplateStack(gallery))
+    assert many.shape == (len(gallery),)
+    assert np.allclose(many, [compare(probe, g) for g in gallery])
+    assert int(np.argmax(many)) == len(gallery) - 1
+
+
+def test_no_valid_overlap_scores_zero_not_a_match() -> None:
+    bits, _ = code_and_mask(3)
+    left = np.zeros((32, 32), bool)
+    left[:, :4] = True
+    right = np.zeros((32, 32), bool)
+    right[:, 28:] = True
+    a, b = Template.from_bits(bits, left), Template.from_bits(bits, right)
+    assert compare(a, b) < 0.6
+
+
+def test_templates_of_different_algorithms_are_not_compared() -> None:
+    bits, mask = code_and_mask(4)
+    a = Template.from_bits(bits, mask)
+    b = Template.from_bits(bits, mask, algorithm="other-v9")
+    with pytest.raises(TemplateFormatError):
+        compare(a, b)

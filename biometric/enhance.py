@@ -39,4 +39,4 @@ def normalize_illumination(
     mean = cv2.GaussianBlur(x, (0, 0), sigma)
     centred = x - mean
     var = cv2.GaussianBlur(centred * centred, (0, 0), sigma)
-    return centred / np.sqrt(var + 4.0)
+    return np.asarray(centred / np.sqrt(var + 4.0), dtype=np.float32)

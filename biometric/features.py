@@ -45,12 +45,15 @@ def gabor_bank(wavelength: float, n_orientations: int = N_ORIENTATIONS) -> tuple
     kernels = []
     for k in range(n_orientations):
         theta = np.pi * k / n_orientations
-        kern = cv2.getGaborKernel(
-            (2 * half + 1, 2 * half + 1), sigma, theta, wavelength, 1.0, 0.0, ktype=cv2.CV_32F
+        kern = np.asarray(
+            cv2.getGaborKernel(
+                (2 * half + 1, 2 * half + 1), sigma, theta, wavelength, 1.0, 0.0,
+                ktype=cv2.CV_32F,
+            ),
+            dtype=np.float32,
         )
-        kern -= kern.mean()  # zero DC: flat illumination gives no response
-        kern /= np.abs(kern).sum()
-        kernels.append(kern.astype(np.float32))
+        kern = kern - kern.mean()  # zero DC: flat illumination gives no response
+        kernels.append((kern / np.abs(kern).sum()).astype(np.float32))
     return tuple(kernels)
 
 
@@ -75,7 +78,7 @@ def competitive_code(
     enhanced: npt.NDArray[np.float32],
     wavelengths: tuple[float, ...] = WAVELENGTHS,
     cell: int = CELL,
-) -> npt.NDArray[np.uint8]:
+) -> npt.NDArray[np.bool_]:
     """Competitive code: the orientation of the strongest dark line per cell.
 
     At each cell the filter with the most negative response wins (veins
@@ -105,7 +108,7 @@ def competitive_code(
        binary orientation co-occurrence vector", Pattern Recognition Letters
        30(13), 2009 (multiple scales).
     """
-    planes = []
+    planes: list[npt.NDArray[np.bool_]] = []
     for wl in wavelengths:
         winner = np.argmin(gabor_responses(enhanced, wl, cell), axis=0)
         bits = _GRAY3[winner]

@@ -105,7 +105,7 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
     contours, _ = cv2.findContours(mask_u8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     if not contours:
         raise RoiError("no hand contour", ("no_palm",))
-    contour = max(contours, key=cv2.contourArea)[:, 0, :]  # (P, 2) as (x, y)
+    contour = np.asarray(max(contours, key=cv2.contourArea)[:, 0, :], dtype=np.int32)  # (x, y)
     n_points = contour.shape[0]
     on_border = (
         (contour[:, 0] <= 1)
@@ -119,13 +119,13 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
     # palm centre (a fingertip-to-valley profile); unlike convexity defects
     # this sees every valley even when several share one hull edge.
     dist = np.hypot(contour[:, 1] - center[0], contour[:, 0] - center[1])
-    width = max(3, int(round(0.08 * radius)))
+    width = max(3, round(0.08 * radius))
     smooth = np.convolve(np.concatenate([dist[-width:], dist, dist[:width]]),
                          np.ones(width) / width, mode="same")[width:-width]
     wrapped = np.concatenate([smooth, smooth])
     minima, props = find_peaks(-wrapped, prominence=0.2 * radius, distance=width)
     keep = (minima >= n_points // 2) & (minima < n_points + n_points // 2)
-    arm = max(4, int(round(0.35 * radius)))
+    arm = max(4, round(0.35 * radius))
     cands: list[tuple[int, float, float, float]] = []
     for idx, depth in zip(minima[keep] % n_points, props["prominences"][keep], strict=True):
         far = int(idx)
@@ -201,7 +201,6 @@ def _choose_valleys(
             continue
         # Both valleys open towards the fingers, away from the palm side of the line.
         if min(float(openings[i] @ -normal), float(openings[j] @ -normal)) < 0.5:
-            continue
             continue
         cost = abs(along - 0.5) * 2.0 + abs(ratio - 1.2) * 0.5
         cost -= 0.5 * min(float(depths[i]), float(depths[j])) / radius

@@ -145,13 +145,13 @@ def roi_from_geometry(
         ],
         dtype=np.float64,
     )
-    source = image
+    source: npt.NDArray[np.uint8] = image
     if step > 1.5:
-        source = cv2.GaussianBlur(image, (0, 0), 0.45 * step)
-    roi = cv2.warpAffine(
+        source = np.asarray(cv2.GaussianBlur(image, (0, 0), 0.45 * step), dtype=np.uint8)
+    roi = np.asarray(cv2.warpAffine(
         source, matrix, (size, size),
         flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE,
-    )
+    ), dtype=np.uint8)
     mask_matrix = matrix.copy()
     mask_matrix[:, :2] /= k
     mask_matrix[:, 2] /= k
@@ -177,7 +177,7 @@ def _whole_image_roi(image: npt.NDArray[np.uint8], size: int) -> PalmRoi:
     side = min(rows, cols)
     top, left = (rows - side) // 2, (cols - side) // 2
     crop = image[top : top + side, left : left + side]
-    roi = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+    roi = np.asarray(cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA), np.uint8)
     return PalmRoi(
         image=roi,
         valid=np.ones((size, size), dtype=bool),

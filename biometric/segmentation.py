@@ -60,19 +60,22 @@ def segment_hand(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     """
     image = as_gray_u8(image)
     scale = working_scale(image.shape)
-    small = image
+    small: npt.NDArray[np.uint8] = image
     if scale < 1.0:
-        small = cv2.resize(
-            image,
-            (round(image.shape[1] * scale), round(image.shape[0] * scale)),
-            interpolation=cv2.INTER_AREA,
+        small = np.asarray(
+            cv2.resize(
+                image,
+                (round(image.shape[1] * scale), round(image.shape[0] * scale)),
+                interpolation=cv2.INTER_AREA,
+            ),
+            dtype=np.uint8,
         )
-    blurred = cv2.GaussianBlur(small, (0, 0), 2.0)
+    blurred = np.asarray(cv2.GaussianBlur(small, (0, 0), 2.0), dtype=np.uint8)
     if int(blurred.max()) - int(blurred.min()) < 20:
         raise QualityError("no hand visible: the frame is nearly uniform", ("no_hand",))
     # Three classes (background, dim fingers and edges, bright palm): the
     # lower threshold keeps the fingers, which the LED lights less than the palm.
-    thresholds = threshold_multiotsu(blurred, classes=3)
+    thresholds = np.asarray(threshold_multiotsu(blurred, classes=3))  # type: ignore[no-untyped-call]
     if _separability(blurred, thresholds) < MIN_SEPARABILITY:
         raise QualityError(
             "no hand visible: nothing stands out from the background", ("no_hand",)
@@ -80,7 +83,7 @@ def segment_hand(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     binary = ((blurred > float(thresholds[0])) * 255).astype(np.uint8)
     side = max(3, (min(small.shape) // 60) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
-    binary = cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel)
+    binary = np.asarray(cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel), dtype=np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
     if count < 2:
         raise QualityError("no hand visible", ("no_hand",))

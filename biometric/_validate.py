@@ -18,9 +18,7 @@ def as_gray_u8(image: object) -> npt.NDArray[np.uint8]:
     reason rather than guessing a conversion that would hide a driver bug.
     """
     if not isinstance(image, np.ndarray):
-        raise QualityError(
-            f"expected a NumPy array, got {type(image).__name__}", ("not_an_array",)
-        )
+        raise QualityError(f"expected a NumPy array, got {type(image).__name__}", ("not_an_array",))
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
     if image.ndim != 2:
@@ -28,9 +26,7 @@ def as_gray_u8(image: object) -> npt.NDArray[np.uint8]:
             f"expected a 2-D grey image (M, N), got shape {image.shape}", ("wrong_shape",)
         )
     if image.dtype != np.uint8:
-        raise QualityError(
-            f"expected uint8 pixels, got {image.dtype}", ("wrong_dtype",)
-        )
+        raise QualityError(f"expected uint8 pixels, got {image.dtype}", ("wrong_dtype",))
     rows, cols = image.shape
     if rows == 0 or cols == 0:
         raise QualityError("the image is empty", ("empty",))

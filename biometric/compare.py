@@ -66,8 +66,10 @@ def compare_many(
     (G,) float64 ndarray of scores in [0, 1].
     """
     stack = gallery if isinstance(gallery, TemplateStack) else TemplateStack(gallery)
-    if probe.algorithm != stack.algorithm or probe.cols != stack.cols or (
-        probe.planes.shape != stack.planes.shape[1:]
+    if (
+        probe.algorithm != stack.algorithm
+        or probe.cols != stack.cols
+        or (probe.planes.shape != stack.planes.shape[1:])
     ):
         raise TemplateFormatError(
             f"cannot compare a {probe.algorithm} template with a {stack.algorithm} gallery"

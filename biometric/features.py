@@ -23,7 +23,9 @@ _GRAY3 = np.array([0b000, 0b001, 0b011, 0b111, 0b110, 0b100], dtype=np.uint8)
 
 
 @lru_cache(maxsize=16)
-def gabor_bank(wavelength: float, n_orientations: int = N_ORIENTATIONS) -> tuple[npt.NDArray[np.float32], ...]:
+def gabor_bank(
+    wavelength: float, n_orientations: int = N_ORIENTATIONS
+) -> tuple[npt.NDArray[np.float32], ...]:
     """Real (even) zero-mean Gabor kernels tuned to dark lines.
 
     Parameters
@@ -47,7 +49,12 @@ def gabor_bank(wavelength: float, n_orientations: int = N_ORIENTATIONS) -> tuple
         theta = np.pi * k / n_orientations
         kern = np.asarray(
             cv2.getGaborKernel(
-                (2 * half + 1, 2 * half + 1), sigma, theta, wavelength, 1.0, 0.0,
+                (2 * half + 1, 2 * half + 1),
+                sigma,
+                theta,
+                wavelength,
+                1.0,
+                0.0,
                 ktype=cv2.CV_32F,
             ),
             dtype=np.float32,

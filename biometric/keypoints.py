@@ -120,8 +120,9 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
     # this sees every valley even when several share one hull edge.
     dist = np.hypot(contour[:, 1] - center[0], contour[:, 0] - center[1])
     width = max(3, round(0.08 * radius))
-    smooth = np.convolve(np.concatenate([dist[-width:], dist, dist[:width]]),
-                         np.ones(width) / width, mode="same")[width:-width]
+    smooth = np.convolve(
+        np.concatenate([dist[-width:], dist, dist[:width]]), np.ones(width) / width, mode="same"
+    )[width:-width]
     wrapped = np.concatenate([smooth, smooth])
     minima, props = find_peaks(-wrapped, prominence=0.2 * radius, distance=width)
     keep = (minima >= n_points // 2) & (minima < n_points + n_points // 2)
@@ -147,9 +148,7 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
         # (contour index, depth, opening direction as (row, col))
         cands.append((far, float(depth), float(opening[1]), float(opening[0])))
     if len(cands) < 2:
-        raise RoiError(
-            f"found {len(cands)} finger valley(s); spread the fingers", ("no_valleys",)
-        )
+        raise RoiError(f"found {len(cands)} finger valley(s); spread the fingers", ("no_valleys",))
     cands.sort()
     points = np.array([[contour[c[0], 1], contour[c[0], 0]] for c in cands], dtype=np.float64)
     depths = np.array([c[1] for c in cands])
@@ -227,7 +226,10 @@ def _choose_valleys(
 
 
 def _tangent_points(
-    contour: npt.NDArray[np.int32], first: int, last: int, arm: int,
+    contour: npt.NDArray[np.int32],
+    first: int,
+    last: int,
+    arm: int,
     center: npt.NDArray[np.float64],
 ) -> npt.NDArray[np.float64]:
     """Touch points of the palm-side line tangent to both valleys (Zhang et al. 2003)."""
@@ -255,4 +257,3 @@ def _tangent_points(
             break
         a, b = new_a, new_b
     return np.stack([a, b])
-

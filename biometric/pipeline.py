@@ -32,9 +32,7 @@ def template_from_roi(roi: PalmRoi) -> Template:
     planes = competitive_code(enhanced)
     rows, cols = planes.shape[1:]
     usable = roi.valid & (roi.image < 250)
-    cells = cv2.resize(
-        usable.astype(np.float32), (cols, rows), interpolation=cv2.INTER_AREA
-    )
+    cells = cv2.resize(usable.astype(np.float32), (cols, rows), interpolation=cv2.INTER_AREA)
     mask = cells > 0.99
     return Template.from_bits(planes, mask)
 

@@ -148,17 +148,26 @@ def roi_from_geometry(
     source: npt.NDArray[np.uint8] = image
     if step > 1.5:
         source = np.asarray(cv2.GaussianBlur(image, (0, 0), 0.45 * step), dtype=np.uint8)
-    roi = np.asarray(cv2.warpAffine(
-        source, matrix, (size, size),
-        flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE,
-    ), dtype=np.uint8)
+    roi = np.asarray(
+        cv2.warpAffine(
+            source,
+            matrix,
+            (size, size),
+            flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+            borderMode=cv2.BORDER_REPLICATE,
+        ),
+        dtype=np.uint8,
+    )
     mask_matrix = matrix.copy()
     mask_matrix[:, :2] /= k
     mask_matrix[:, 2] /= k
     # Pixels outside the frame count as off-hand: a palm cut by the border fails here.
     valid = cv2.warpAffine(
-        mask.astype(np.uint8), mask_matrix, (size, size),
-        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP, borderValue=0,
+        mask.astype(np.uint8),
+        mask_matrix,
+        (size, size),
+        flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,
+        borderValue=0,
     ).astype(bool)
     coverage = float(valid.mean())
     if coverage < MIN_COVERAGE:
@@ -167,9 +176,7 @@ def roi_from_geometry(
             " place the whole palm inside the scanner's view",
             ("palm_cut_off",),
         )
-    return PalmRoi(
-        image=roi, valid=valid, center=center, angle=angle, side=side, valleys=valleys
-    )
+    return PalmRoi(image=roi, valid=valid, center=center, angle=angle, side=side, valleys=valleys)
 
 
 def _whole_image_roi(image: npt.NDArray[np.uint8], size: int) -> PalmRoi:

@@ -77,9 +77,7 @@ def segment_hand(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     # lower threshold keeps the fingers, which the LED lights less than the palm.
     thresholds = np.asarray(threshold_multiotsu(blurred, classes=3))  # type: ignore[no-untyped-call]
     if _separability(blurred, thresholds) < MIN_SEPARABILITY:
-        raise QualityError(
-            "no hand visible: nothing stands out from the background", ("no_hand",)
-        )
+        raise QualityError("no hand visible: nothing stands out from the background", ("no_hand",))
     binary = ((blurred > float(thresholds[0])) * 255).astype(np.uint8)
     side = max(3, (min(small.shape) // 60) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))

@@ -13,9 +13,7 @@ from biometric.template import MAX_BYTES
 
 def random_template(seed: int, rows: int = 32, planes: int = 6) -> Template:
     rng = np.random.default_rng(seed)
-    return Template.from_bits(
-        rng.random((planes, rows, 32)) < 0.5, rng.random((rows, 32)) < 0.9
-    )
+    return Template.from_bits(rng.random((planes, rows, 32)) < 0.5, rng.random((rows, 32)) < 0.9)
 
 
 @given(st.integers(0, 2**32 - 1))

@@ -8,5 +8,6 @@ from palmvein.core import audit as _audit  # noqa: F401
 from palmvein.core.db import Base
 from palmvein.core.security import throttle as _throttle  # noqa: F401
 from palmvein.core.security import users as _users  # noqa: F401
+from payments import models as _payments  # noqa: F401
 
 metadata = Base.metadata

@@ -1,0 +1,137 @@
+"""Idempotency keys for money-moving requests, in the manner of Stripe's ``Idempotency-Key``.
+
+The stored response is written in the same database transaction as the money movement, so the
+two commit or vanish together: a crash mid-request leaves neither, and the client's retry runs
+the request afresh. Outcomes:
+
+- new key: the request runs; its response is stored with a fingerprint of the request;
+- same key, same fingerprint: the stored response is returned, nothing runs again;
+- same key, different fingerprint: :class:`IdempotencyKeyReused` (422);
+- same key while the first request is still running: :class:`RequestInFlight` (409). On
+  PostgreSQL this is detected without waiting, with a transaction-scoped advisory lock on the key;
+  SQLite serialises writers anyway, so there the second request waits and then replays.
+
+Refused requests (insufficient funds, limits, ...) roll back and store nothing, so a retry with
+the same key is evaluated again; only completed money movements are remembered. Keys are kept for
+:data:`KEY_RETENTION` at least; :func:`purge_expired` removes older ones.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from palmvein.core.errors import ValidationFailed
+from payments.errors import IdempotencyKeyReused, RequestInFlight
+from payments.models import IdempotencyRecord
+
+KEY_RETENTION = timedelta(hours=24)
+MAX_KEY_LENGTH = 255
+
+
+@dataclass(frozen=True, slots=True)
+class IdempotentResponse:
+    status: int
+    body: dict[str, Any]
+    replayed: bool
+
+
+def fingerprint(operation: str, request: Mapping[str, Any]) -> str:
+    """SHA-256 of the operation name and the request in canonical JSON."""
+    canonical = json.dumps(
+        {"operation": operation, "request": request},
+        sort_keys=True,
+        separators=(",", ":"),
+        default=str,
+    )
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def check_key(key: str) -> None:
+    if not key or len(key) > MAX_KEY_LENGTH or not key.isprintable() or key.strip() != key:
+        raise ValidationFailed(
+            f"Idempotency-Key must be 1 to {MAX_KEY_LENGTH} printable characters without "
+            "surrounding spaces (a UUID is a good choice)"
+        )
+
+
+def _advisory_lock_id(scope: str, key: str) -> int:
+    digest = hashlib.sha256(f"palmvein.payments.idempotency\0{scope}\0{key}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+def _claim(session: Session, scope: str, key: str) -> None:
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    locked = session.scalar(select(func.pg_try_advisory_xact_lock(_advisory_lock_id(scope, key))))
+    if not locked:
+        raise RequestInFlight(
+            f"a request with Idempotency-Key {key!r} is still being processed; retry shortly"
+        )
+
+
+def run_idempotent(
+    session: Session,
+    *,
+    scope: str,
+    key: str,
+    operation: str,
+    request: Mapping[str, Any],
+    now: datetime,
+    action: Callable[[], tuple[int, dict[str, Any]]],
+) -> IdempotentResponse:
+    """Run ``action`` once per (``scope``, ``key``); ``action`` returns (status, JSON body).
+
+    ``scope`` separates callers (one terminal's keys never collide with another's).
+    """
+    check_key(key)
+    digest = fingerprint(operation, request)
+    _claim(session, scope, key)
+    stored = session.get(IdempotencyRecord, (scope, key), populate_existing=True)
+    if stored is not None and stored.expires_at <= now:
+        session.delete(stored)
+        session.flush()
+        stored = None
+    if stored is not None:
+        if stored.request_hash != digest:
+            raise IdempotencyKeyReused(
+                f"Idempotency-Key {key!r} was already used for a different request; "
+                "use a new key for a new request"
+            )
+        body: dict[str, Any] = json.loads(stored.response_body)
+        return IdempotentResponse(status=stored.response_status, body=body, replayed=True)
+    status, body = action()
+    session.flush()
+    session.add(
+        IdempotencyRecord(
+            scope=scope,
+            key=key,
+            request_hash=digest,
+            response_status=status,
+            response_body=json.dumps(body, sort_keys=True, default=str),
+            created_at=now,
+            expires_at=now + KEY_RETENTION,
+        )
+    )
+    try:
+        session.flush()
+    except IntegrityError:
+        # Another request with this key committed between our lookup and our insert.
+        raise RequestInFlight(
+            f"a request with Idempotency-Key {key!r} completed concurrently; retry to read it"
+        ) from None
+    return IdempotentResponse(status=status, body=body, replayed=False)
+
+
+def purge_expired(session: Session, *, now: datetime) -> int:
+    """Delete keys past their retention; returns how many."""
+    result = session.execute(delete(IdempotencyRecord).where(IdempotencyRecord.expires_at <= now))
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,458 @@
+"""The double-entry ledger: accounts, balanced transactions, and holds (two-phase transfers).
+
+Modelled on TigerBeetle's accounts and transfers (pending -> post | void | expire) and Mojaloop's
+prepare/fulfil: a hold reserves funds on the debit account for a named credit account; capturing
+it posts any amount up to the hold and releases the rest.
+
+Concurrency. Every function that moves or reserves money first locks the accounts it touches with
+``SELECT ... FOR UPDATE`` in ascending account id, and a hold before its accounts. A fixed lock
+order means two transfers can wait for each other but never deadlock, and the balance a service
+reads under the lock is the balance it changes. We chose row locks over SERIALIZABLE with retry
+because payments contend on a few hot rows (a busy wallet, the fee account): under SERIALIZABLE
+those would abort and retry repeatedly, while row locks simply queue. SQLite ignores FOR UPDATE;
+it serialises all writers on the database lock, which is also correct (and slower).
+
+The service checks (enough funds, currencies) give clear errors; the database enforces the same
+invariants again (see ``payments.models``), so a bug here cannot corrupt balances silently.
+Functions flush but never commit.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, insert, select
+from sqlalchemy.orm import Session
+
+from palmvein.core.money import Money, currency_exponent
+from payments.errors import (
+    AccountNotFound,
+    HoldNotFound,
+    HoldNotPending,
+    InsufficientFunds,
+    InvalidAmount,
+    UnbalancedTransaction,
+)
+from payments.models import Account, AccountKind, Hold, HoldStatus, LedgerTransaction, Posting
+
+# Largest amount one posting may carry: 10^15 minor units (ten trillion dinars). Far below the
+# BIGINT limit (9.2 * 10^18), so no sum of plausible postings on one account can overflow.
+MAX_AMOUNT = 10**15
+
+SYSTEM_OWNER = "operator"
+
+
+@dataclass(frozen=True, slots=True)
+class Leg:
+    """One side of a transfer: ``amount`` is the signed change to ``account_id``'s balance."""
+
+    account_id: int
+    amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class Balance:
+    account_id: int
+    ledger: Money  # everything posted
+    held: Money  # reserved by pending holds
+    available: Money  # what can still be spent
+
+
+def check_amount(amount: Money, *, what: str = "amount") -> None:
+    """Raise InvalidAmount unless ``amount`` is a positive amount not above :data:`MAX_AMOUNT`."""
+    if amount.minor <= 0:
+        raise InvalidAmount(f"{what} must be positive, got {amount}")
+    if amount.minor > MAX_AMOUNT:
+        raise InvalidAmount(f"{what} {amount} is above the largest allowed amount")
+
+
+# -- accounts ---------------------------------------------------------------------------------
+
+
+def open_account(
+    session: Session,
+    *,
+    owner_type: str,
+    owner_id: str,
+    kind: AccountKind,
+    currency: str,
+    now: datetime,
+    may_go_negative: bool = False,
+    notify_phone: str | None = None,
+) -> Account:
+    currency_exponent(currency)  # raises UnknownCurrency (422) for codes we cannot price
+    account = Account(
+        owner_type=owner_type,
+        owner_id=owner_id,
+        kind=kind.value,
+        currency=currency,
+        may_go_negative=may_go_negative,
+        balance=0,
+        held=0,
+        notify_phone=notify_phone,
+        created_at=now,
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def get_account(session: Session, account_id: int) -> Account:
+    account = session.get(Account, account_id)
+    if account is None:
+        raise AccountNotFound(f"no account {account_id}")
+    return account
+
+
+def find_account(
+    session: Session, *, owner_type: str, owner_id: str, kind: AccountKind, currency: str
+) -> Account | None:
+    return session.scalars(
+        select(Account).where(
+            Account.owner_type == owner_type,
+            Account.owner_id == owner_id,
+            Account.kind == kind.value,
+            Account.currency == currency,
+        )
+    ).one_or_none()
+
+
+def system_account(session: Session, kind: AccountKind, currency: str, now: datetime) -> Account:
+    """The operator's account of ``kind`` in ``currency``, opened on first use.
+
+    Issuance and settlement are the ledger's boundary with the outside world (cash and banks) and
+    so may go negative; the fee account may not.
+    """
+    found = find_account(
+        session, owner_type=SYSTEM_OWNER, owner_id=SYSTEM_OWNER, kind=kind, currency=currency
+    )
+    if found is not None:
+        return found
+    return open_account(
+        session,
+        owner_type=SYSTEM_OWNER,
+        owner_id=SYSTEM_OWNER,
+        kind=kind,
+        currency=currency,
+        now=now,
+        may_go_negative=kind in (AccountKind.ISSUANCE, AccountKind.SETTLEMENT),
+    )
+
+
+def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Account]:
+    """Lock the accounts (ascending id, the one global lock order) and load fresh balances."""
+    ids = sorted(set(account_ids))
+    rows = session.scalars(
+        select(Account)
+        .where(Account.id.in_(ids))
+        .order_by(Account.id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).all()
+    accounts = {account.id: account for account in rows}
+    missing = [i for i in ids if i not in accounts]
+    if missing:
+        raise AccountNotFound(f"no account {', '.join(map(str, missing))}")
+    return accounts
+
+
+def balance_of(session: Session, account_id: int) -> Balance:
+    account = session.scalars(
+        select(Account).where(Account.id == account_id).execution_options(populate_existing=True)
+    ).one_or_none()
+    if account is None:
+        raise AccountNotFound(f"no account {account_id}")
+    return Balance(
+        account_id=account.id,
+        ledger=Money(account.balance, account.currency),
+        held=Money(account.held, account.currency),
+        available=Money(account.available, account.currency),
+    )
+
+
+# -- transactions -----------------------------------------------------------------------------
+
+
+def _check_legs(legs: Sequence[Leg], accounts: dict[int, Account]) -> None:
+    if len(legs) < 2:
+        raise UnbalancedTransaction("a ledger transaction needs at least two postings")
+    sums: dict[str, int] = defaultdict(int)
+    for leg in legs:
+        account = accounts[leg.account_id]
+        if leg.amount.currency != account.currency:
+            raise InvalidAmount(
+                f"account {account.id} holds {account.currency}, not {leg.amount.currency}"
+            )
+        if leg.amount.minor == 0 or abs(leg.amount.minor) > MAX_AMOUNT:
+            raise InvalidAmount(f"posting of {leg.amount} to account {account.id} is not allowed")
+        sums[leg.amount.currency] += leg.amount.minor
+    off = {currency: total for currency, total in sums.items() if total != 0}
+    if off:
+        raise UnbalancedTransaction(
+            "postings must sum to zero per currency; off by "
+            + ", ".join(str(Money(total, currency)) for currency, total in sorted(off.items()))
+        )
+
+
+def _check_funds(legs: Sequence[Leg], accounts: dict[int, Account]) -> None:
+    deltas: dict[int, int] = defaultdict(int)
+    for leg in legs:
+        deltas[leg.account_id] += leg.amount.minor
+    for account_id, delta in deltas.items():
+        account = accounts[account_id]
+        if delta < 0 and not account.may_go_negative and account.available + delta < 0:
+            raise InsufficientFunds(
+                f"account {account_id} has {Money(account.available, account.currency)} "
+                f"available, needs {Money(-delta, account.currency)}"
+            )
+
+
+def post(
+    session: Session,
+    legs: Sequence[Leg],
+    *,
+    kind: str,
+    description: str,
+    now: datetime,
+    operation_id: uuid.UUID | None = None,
+) -> LedgerTransaction:
+    """Book ``legs`` as one balanced, immutable transaction.
+
+    Raises UnbalancedTransaction, InvalidAmount, InsufficientFunds or AccountNotFound; nothing is
+    written when it raises.
+    """
+    accounts = lock_accounts(session, (leg.account_id for leg in legs))
+    _check_legs(legs, accounts)
+    _check_funds(legs, accounts)
+    transaction_id = uuid.uuid4()
+    # Postings first, header last: inserting the header is what the database checks and seals.
+    session.execute(
+        insert(Posting),
+        [
+            {
+                "transaction_id": transaction_id,
+                "account_id": leg.account_id,
+                "currency": leg.amount.currency,
+                "amount": leg.amount.minor,
+            }
+            for leg in legs
+        ],
+    )
+    transaction = LedgerTransaction(
+        id=transaction_id,
+        kind=kind,
+        description=description[:200],
+        operation_id=operation_id,
+        created_at=now,
+    )
+    session.add(transaction)
+    session.flush()
+    for account in accounts.values():
+        session.expire(account, ["balance", "held"])
+    return transaction
+
+
+def transfer(
+    session: Session,
+    *,
+    debit_account_id: int,
+    credit_account_id: int,
+    amount: Money,
+    kind: str,
+    description: str,
+    now: datetime,
+    operation_id: uuid.UUID | None = None,
+) -> LedgerTransaction:
+    """Move ``amount`` from one account to another (the common two-legged case)."""
+    check_amount(amount)
+    return post(
+        session,
+        [Leg(debit_account_id, -amount), Leg(credit_account_id, amount)],
+        kind=kind,
+        description=description,
+        now=now,
+        operation_id=operation_id,
+    )
+
+
+# -- holds ------------------------------------------------------------------------------------
+
+
+def place_hold(
+    session: Session,
+    *,
+    account_id: int,
+    credit_account_id: int,
+    amount: Money,
+    expires_at: datetime,
+    now: datetime,
+) -> Hold:
+    """Reserve ``amount`` on ``account_id`` for a later capture to ``credit_account_id``."""
+    check_amount(amount)
+    accounts = lock_accounts(session, (account_id, credit_account_id))
+    for account in accounts.values():
+        if account.currency != amount.currency:
+            raise InvalidAmount(f"account {account.id} holds {account.currency}, not {amount}")
+    if account_id == credit_account_id:
+        raise InvalidAmount("a hold cannot credit the account it reserves funds on")
+    _check_funds([Leg(account_id, -amount)], accounts)
+    hold = Hold(
+        id=uuid.uuid4(),
+        account_id=account_id,
+        credit_account_id=credit_account_id,
+        currency=amount.currency,
+        amount=amount.minor,
+        status=HoldStatus.PENDING.value,
+        captured_amount=0,
+        created_at=now,
+        expires_at=expires_at,
+    )
+    session.add(hold)
+    session.flush()
+    session.expire(accounts[account_id], ["balance", "held"])
+    return hold
+
+
+def _lock_pending_hold(session: Session, hold_id: uuid.UUID, now: datetime) -> Hold:
+    hold = session.scalars(
+        select(Hold)
+        .where(Hold.id == hold_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if hold is None:
+        raise HoldNotFound(f"no hold {hold_id}")
+    if hold.status != HoldStatus.PENDING.value:
+        raise HoldNotPending(f"hold {hold_id} is already {hold.status}")
+    if hold.expires_at <= now:
+        raise HoldNotPending(f"hold {hold_id} expired at {hold.expires_at.isoformat()}")
+    return hold
+
+
+def _resolve(session: Session, hold: Hold, status: HoldStatus, now: datetime) -> None:
+    hold.status = status.value
+    hold.resolved_at = now
+    # Flushed before any posting: releasing the reservation first keeps balance - held >= 0 at
+    # every statement, which is when the database checks it.
+    session.flush()
+
+
+def capture_hold(
+    session: Session,
+    hold_id: uuid.UUID,
+    *,
+    now: datetime,
+    kind: str,
+    description: str,
+    amount: Money | None = None,
+    extra_legs: Sequence[Leg] = (),
+    operation_id: uuid.UUID | None = None,
+) -> LedgerTransaction:
+    """Post ``amount`` (default: all) of a pending hold and release the rest of it.
+
+    ``extra_legs`` are booked in the same transaction (a merchant's fee, for example).
+    """
+    hold = _lock_pending_hold(session, hold_id, now)
+    captured = amount if amount is not None else Money(hold.amount, hold.currency)
+    check_amount(captured, what="capture amount")
+    if captured.currency != hold.currency:
+        raise InvalidAmount(f"hold {hold_id} is in {hold.currency}, not {captured.currency}")
+    if captured.minor > hold.amount:
+        raise InvalidAmount(
+            f"cannot capture {captured}: hold {hold_id} is for {Money(hold.amount, hold.currency)}"
+        )
+    legs = [Leg(hold.account_id, -captured), Leg(hold.credit_account_id, captured), *extra_legs]
+    lock_accounts(session, (leg.account_id for leg in legs))
+    hold.captured_amount = captured.minor
+    _resolve(session, hold, HoldStatus.CAPTURED, now)
+    return post(
+        session, legs, kind=kind, description=description, now=now, operation_id=operation_id
+    )
+
+
+def void_hold(session: Session, hold_id: uuid.UUID, *, now: datetime) -> Hold:
+    """Release a pending hold without moving money."""
+    hold = _lock_pending_hold(session, hold_id, now)
+    lock_accounts(session, (hold.account_id,))
+    _resolve(session, hold, HoldStatus.VOIDED, now)
+    return hold
+
+
+def expire_holds(session: Session, *, now: datetime, limit: int = 500) -> list[Hold]:
+    """Mark pending holds whose time has passed as expired, releasing their funds.
+
+    ``SKIP LOCKED`` lets several workers expire in parallel and never waits for a hold that a
+    capture is working on (that capture will itself refuse an expired hold).
+    """
+    holds = list(
+        session.scalars(
+            select(Hold)
+            .where(Hold.status == HoldStatus.PENDING.value, Hold.expires_at <= now)
+            .order_by(Hold.expires_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .execution_options(populate_existing=True)
+        )
+    )
+    for hold in holds:
+        lock_accounts(session, (hold.account_id,))
+        _resolve(session, hold, HoldStatus.EXPIRED, now)
+    return holds
+
+
+# -- verification -----------------------------------------------------------------------------
+
+
+def verify_ledger(session: Session) -> list[str]:
+    """Recompute every invariant from the postings and holds; returns one line per problem.
+
+    An empty list means: every transaction balances per currency, each currency's postings sum to
+    zero, every account's stored balance equals the sum of its postings and its ``held`` the sum
+    of its pending holds, and no account that may not go negative is below zero.
+    """
+    problems: list[str] = []
+    for transaction_id, currency, total in session.execute(
+        select(Posting.transaction_id, Posting.currency, func.sum(Posting.amount))
+        .group_by(Posting.transaction_id, Posting.currency)
+        .having(func.sum(Posting.amount) != 0)
+    ):
+        problems.append(f"transaction {transaction_id} is off by {total} {currency}")
+    for currency, total in session.execute(
+        select(Posting.currency, func.sum(Posting.amount)).group_by(Posting.currency)
+    ):
+        if total != 0:
+            problems.append(f"{currency} postings sum to {total}, not zero")
+    posted: dict[int, int] = {
+        account_id: int(total)
+        for account_id, total in session.execute(
+            select(Posting.account_id, func.sum(Posting.amount)).group_by(Posting.account_id)
+        )
+    }
+    pending: dict[int, int] = {
+        account_id: int(total)
+        for account_id, total in session.execute(
+            select(Hold.account_id, func.sum(Hold.amount))
+            .where(Hold.status == HoldStatus.PENDING.value)
+            .group_by(Hold.account_id)
+        )
+    }
+    for account in session.scalars(
+        select(Account).order_by(Account.id).execution_options(populate_existing=True)
+    ):
+        if account.balance != posted.get(account.id, 0):
+            problems.append(
+                f"account {account.id} stores balance {account.balance}, "
+                f"postings sum to {posted.get(account.id, 0)}"
+            )
+        if account.held != pending.get(account.id, 0):
+            problems.append(
+                f"account {account.id} stores held {account.held}, "
+                f"pending holds sum to {pending.get(account.id, 0)}"
+            )
+        if not account.may_go_negative and account.balance - account.held < 0:
+            problems.append(f"account {account.id} is negative: {account.balance - account.held}")
+    return problems

@@ -1,0 +1,121 @@
+"""Simulated NIR (850 nm) palm-vein sensor with exact ground truth, deterministic from a seed.
+
+Used to test the recognition pipeline end to end and to report accuracy on synthetic populations.
+Everything is a pure function of ``(seed, identity, hand, session, sample)``.
+
+Quick use
+---------
+>>> from capture.simulated import SimulatedSensor
+>>> sensor = SimulatedSensor(seed=0, geometry="contactless")      # 480 x 640 frames
+>>> cap = sensor.capture(identity=3, session=1, sample=2)
+>>> cap.image.dtype, cap.image.shape
+(dtype('uint8'), (480, 640))
+>>> off = sensor.capture(3, 1, 2, led=False)        # ambient (LED-off) frame of the same pose
+
+``write_dataset(root, n_identities, sessions, samples_per_session, geometry, seed)``
+(:mod:`capture.simulated.dataset`) writes ``<root>/<identity:04d>/s<session+1>_<sample+1:02d>.png``
+plus ``truth.json``; ``palmvein sim dataset`` and ``palmvein sim show`` are the CLI.
+
+What is simulated
+-----------------
+Per identity (:mod:`~capture.simulated.identity`, :mod:`~capture.simulated.texture`): hand shape
+(palm width 70-100 mm, palm length, finger lengths and widths, thumb), a vein network grown from
+the wrist (3-5 trunks plus oblique side vessels, random-walk curvature, branching, tapering widths
+about 1.1-4.8 mm, i.e. 2-8 px at the contactless pitch; depth sets contrast and blur), palm lines
+(heart, head, life, usually a fate line, 5-11 minor creases, wrist creases), finger flexion
+creases, skin relief and multi-scale albedo texture, fine wrinkles. A left hand is the mirror image
+of an independent anatomy.
+
+Per capture (:mod:`~capture.simulated.sensor`, :mod:`~capture.simulated.optics`): in-plane
+rotation, scale, translation, finger spread and thumb angle, out-of-plane tilt (a true plane
+homography), a smooth elastic skin deformation; LED falloff and tilt gradient, exposure
+(session-level and sample-level log-normal gains), per-session vein visibility, defocus and
+occasional motion blur, shot and read noise, 8-bit clipping. The knobs and their default ranges
+are in :class:`SensorConfig` (:func:`default_config`).
+
+Geometries
+----------
+``contactless``
+    480 x 640 (configurable), 1.7 px/mm at scale 1; the whole hand, fingers spread, dark
+    background, the forearm leaving the frame; palm and fingers wholly in frame (``margin_px``)
+    unless ``out_of_frame=True``, which lets one frame edge cut the palm or fingers.
+``pegged``
+    288 x 352, 2.8 px/mm; the palm fills most of the frame with the finger roots and finger gaps
+    (dark) along the top edge, a peg between the middle and ring fingers (device-fixed, top
+    centre, occluding the hand), the device casing along the bottom edge; rotation within
+    +/-4 degrees, scale within +/-3 %.
+
+Ground-truth conventions (all in image pixels, (row, col), rows down)
+----------------------------------------------------------------------
+Finger valleys
+    ``valleys.index_middle``, ``valleys.middle_ring``, ``valleys.ring_little``: for each pair of
+    adjacent fingers, the deepest background point of the gap between them, depth measured along
+    the bisector of the two finger axes (pointing into the palm), on the rendered silhouette
+    (webs rounded); it lies within about a pixel outside the hand mask boundary. Mapped into the
+    image through the capture's exact geometric transform (perspective and elastic included).
+Palm axis / ROI angle
+    ``e`` = unit vector from ``ring_little`` to ``index_middle``; the palm axis ``up`` (from the
+    palm towards the fingers) is ``e`` turned 90 degrees: ``up = (-e_col, e_row)`` for a right
+    hand, ``(e_col, -e_row)`` for a left hand. ``roi_angle_deg`` = ``a`` with
+    ``up = (-cos a, -sin a)``: 0 means fingers up, positive is counter-clockwise on screen (the
+    convention of ``cv2.getRotationMatrix2D`` and ``skimage.transform.rotate``). It differs from
+    the applied ``pose.rotation_deg`` by the valley line's own tilt in the hand (typically 2-8
+    degrees, because the little finger sits lower).
+Palm radius
+    ``palm_radius``: radius of the largest circle inscribed in the whole hand silhouette (palm
+    rows only, forearm excluded), measured on the upright hand and multiplied by ``pose.scale``
+    (the image pitch is ``px_per_mm``). In pegged frames the frame edge and casing clip the hand,
+    so a distance transform of the *image* mask gives less there.
+ROI
+    A square of side ``roi_side = ROI_SIDE_FACTOR * palm_radius`` (1.2), whose distal edge is
+    parallel to the valley line at ``ROI_OFFSET_FACTOR * palm_radius`` (0.2) below the valleys'
+    midpoint ``m = (index_middle + ring_little) / 2``, so its centre is
+    ``roi_center = m - up * (ROI_OFFSET_FACTOR + ROI_SIDE_FACTOR / 2) * palm_radius``.
+    ``SimulatedCapture.roi_corners()`` gives the corners and ``roi_image(size)`` the crop (palm
+    axis up, the thumb side on the right for a right hand).
+Mask
+    ``mask``: visible hand pixels (silhouette alpha > 0.5, minus the peg and casing in pegged
+    frames), forearm included.
+Pose and conditions
+    ``pose`` (:class:`CapturePose`): ``rotation_deg`` (same sign convention as the ROI angle),
+    ``scale``, ``centre_rc`` (image position of the palm-body centre), ``tilt_deg``, finger
+    angles, spread, elastic RMS, mirrored, ``cut_edge`` for out-of-frame captures.
+    ``conditions`` (:class:`CaptureConditions`): exposure, vein contrast, LED, blur, noise.
+
+References
+----------
+Image formation follows the near-field LED / CMOS models in :mod:`capture.simulated.optics`; the
+vessel model is a random-walk growth with bifurcations (as in synthetic vein generators such as
+Hillerström et al., "Generating and analyzing synthetic finger vein images", BIOSIG 2014).
+"""
+
+from capture.simulated.config import Geometry, SensorConfig, default_config
+from capture.simulated.dataset import write_dataset
+from capture.simulated.identity import PalmIdentity, make_identity
+from capture.simulated.sensor import (
+    ROI_OFFSET_FACTOR,
+    ROI_SIDE_FACTOR,
+    CaptureConditions,
+    CapturePose,
+    FingerValleys,
+    SimulatedCapture,
+    SimulatedSensor,
+    SimulationError,
+)
+
+__all__ = [
+    "ROI_OFFSET_FACTOR",
+    "ROI_SIDE_FACTOR",
+    "CaptureConditions",
+    "CapturePose",
+    "FingerValleys",
+    "Geometry",
+    "PalmIdentity",
+    "SensorConfig",
+    "SimulatedCapture",
+    "SimulatedSensor",
+    "SimulationError",
+    "default_config",
+    "make_identity",
+    "write_dataset",
+]

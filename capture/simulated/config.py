@@ -1,0 +1,140 @@
+"""Difficulty knobs of the simulated sensor, with defaults for the two geometries."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Geometry = Literal["contactless", "pegged"]
+
+
+@dataclass(frozen=True)
+class SensorConfig:
+    """Ranges from which capture conditions are drawn. Use :func:`default_config` and
+    :func:`dataclasses.replace` to change single knobs.
+
+    Pose (per capture)
+        rotation_max_deg, scale_range, tilt_max_deg, elastic_rms_mm, spread_range,
+        finger_jitter_deg, min_finger_gap_deg (smallest angle between adjacent fingers; lower it
+        for fingers held together), thumb_jitter_deg, translation_jitter_px (pegged only; contactless
+        translation is uniform over all positions keeping the hand in frame).
+    Photometry
+        exposure (grey level of reflectance 1 on the LED axis), session_gain_sigma and
+        sample_gain_sigma (log-normal exposure changes; sessions differ more than samples),
+        vein_contrast_range (per session) and vein_contrast_sigma (per sample), led_radius_range
+        (falloff radius as a fraction of the frame diagonal), ambient_range (grey levels of the
+        LED-off frame), background (reflectance of what is behind the hand).
+    Optics and sensor
+        defocus_range (Gaussian sigma px at the focus distance), defocus_per_scale (extra sigma
+        per unit of relative scale change: out of the depth of field), motion_prob and
+        motion_range_px, electrons_range (photo-electrons per grey level; shot noise), read_noise.
+    """
+
+    geometry: Geometry
+    shape: tuple[int, int]
+    px_per_mm: float
+    focal_px: float
+    rotation_max_deg: float
+    scale_range: float
+    tilt_max_deg: float
+    elastic_rms_mm: float
+    spread_range: tuple[float, float]
+    finger_jitter_deg: float
+    min_finger_gap_deg: float
+    thumb_jitter_deg: float
+    translation_jitter_px: float
+    margin_px: float
+    exposure: float
+    session_gain_sigma: float
+    sample_gain_sigma: float
+    vein_contrast_range: tuple[float, float]
+    vein_contrast_sigma: float
+    led_radius_range: tuple[float, float]
+    led_offset_sigma: float
+    ambient_range: tuple[float, float]
+    background: float
+    defocus_range: tuple[float, float]
+    defocus_per_scale: float
+    motion_prob: float
+    motion_range_px: tuple[float, float]
+    electrons_range: tuple[float, float]
+    read_noise: float
+
+
+def default_config(
+    geometry: Geometry = "contactless", shape: tuple[int, int] | None = None
+) -> SensorConfig:
+    """The default difficulty for ``geometry`` ("contactless" or "pegged").
+
+    ``shape`` (rows, cols) defaults to (480, 640) for contactless and (288, 352) for pegged; the
+    pixel pitch scales with the frame width so a larger frame shows the same scene sharper.
+    """
+    if geometry == "contactless":
+        rows, cols = shape if shape is not None else (480, 640)
+        k = cols / 640.0
+        return SensorConfig(
+            geometry=geometry,
+            shape=(rows, cols),
+            px_per_mm=1.7 * k,
+            focal_px=560.0 * k,
+            rotation_max_deg=30.0,
+            scale_range=0.2,
+            tilt_max_deg=10.0,
+            elastic_rms_mm=0.8,
+            spread_range=(0.7, 1.6),
+            finger_jitter_deg=2.0,
+            min_finger_gap_deg=6.0,
+            thumb_jitter_deg=10.0,
+            translation_jitter_px=0.0,
+            margin_px=6.0 * k,
+            exposure=150.0,
+            session_gain_sigma=0.15,
+            sample_gain_sigma=0.05,
+            vein_contrast_range=(0.75, 1.25),
+            vein_contrast_sigma=0.06,
+            led_radius_range=(0.45, 0.75),
+            led_offset_sigma=0.06,
+            ambient_range=(2.0, 14.0),
+            background=0.03,
+            defocus_range=(0.5, 1.1),
+            defocus_per_scale=3.0,
+            motion_prob=0.15,
+            motion_range_px=(1.5, 5.0),
+            electrons_range=(10.0, 25.0),
+            read_noise=1.2,
+        )
+    if geometry == "pegged":
+        rows, cols = shape if shape is not None else (288, 352)
+        k = cols / 352.0
+        return SensorConfig(
+            geometry=geometry,
+            shape=(rows, cols),
+            px_per_mm=2.8 * k,
+            focal_px=700.0 * k,
+            rotation_max_deg=4.0,
+            scale_range=0.03,
+            tilt_max_deg=2.0,
+            elastic_rms_mm=0.6,
+            spread_range=(1.1, 1.6),
+            finger_jitter_deg=1.5,
+            min_finger_gap_deg=5.0,
+            thumb_jitter_deg=6.0,
+            translation_jitter_px=4.0 * k,
+            margin_px=0.0,
+            exposure=170.0,
+            session_gain_sigma=0.12,
+            sample_gain_sigma=0.04,
+            vein_contrast_range=(0.75, 1.25),
+            vein_contrast_sigma=0.06,
+            led_radius_range=(0.7, 1.0),
+            led_offset_sigma=0.04,
+            ambient_range=(1.0, 6.0),
+            background=0.07,
+            defocus_range=(0.4, 0.9),
+            defocus_per_scale=0.0,
+            motion_prob=0.05,
+            motion_range_px=(1.5, 3.0),
+            electrons_range=(12.0, 25.0),
+            read_noise=1.0,
+        )
+    raise ValueError(f"unknown geometry {geometry!r}; expected 'contactless' or 'pegged'")

@@ -142,12 +142,12 @@ def articulate(
 def _blur(image: F32, sigma: float) -> F32:
     """Gaussian blur; large kernels run at half resolution (the result is smooth anyway)."""
     if sigma <= 3.0:
-        out: F32 = cv2.GaussianBlur(image, (0, 0), sigma)
+        out: F32 = np.asarray(cv2.GaussianBlur(image, (0, 0), sigma), dtype=np.float32)
         return out
     h, w = image.shape
     small = cv2.resize(image, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
     small = cv2.GaussianBlur(small, (0, 0), sigma / 2)
-    out = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    out = np.asarray(cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR), np.float32)
     return out
 
 

@@ -152,7 +152,10 @@ def _hand_shape(rng: np.random.Generator) -> tuple[float, float, float, FloatArr
     length = w * float(rng.uniform(1.05, 1.2))
     top = -length / 2
     wrist_len = 0.45 * w
-    j = lambda s: float(rng.normal(0.0, s))
+
+    def j(sigma: float) -> float:
+        return float(rng.normal(0.0, sigma))
+
     # Palm body outline (u, v), clockwise from the little-finger corner; bulges for the hypothenar
     # and thenar eminences, narrowing into a wrist stub.
     # The outline runs 30 mm past the end of the rendered wrist stub so the forearm edges stay
@@ -333,7 +336,10 @@ def _grow_veins(
 
 def _palm_lines(rng: np.random.Generator, w: float, length: float) -> list[Crease]:
     top = -length / 2
-    j = lambda s: float(rng.normal(0.0, s))
+
+    def j(sigma: float) -> float:
+        return float(rng.normal(0.0, sigma))
+
     a = np.array
     creases: list[Crease] = []
     # Heart line (distal transverse crease): ulnar edge below the little finger, arching up to

@@ -48,7 +48,7 @@ def blur(image: F32, sigma: float, motion_px: float, motion_angle_deg: float) ->
     """Defocus (Gaussian, ``sigma`` px) and linear motion blur (``motion_px`` long)."""
     out = image
     if sigma > 0.05:
-        out = cv2.GaussianBlur(out, (0, 0), sigma)
+        out = np.asarray(cv2.GaussianBlur(out, (0, 0), sigma), dtype=np.float32)
     if motion_px >= 1.0:
         n = int(np.ceil(motion_px)) | 1
         kernel = np.zeros((n, n), np.float32)
@@ -65,7 +65,7 @@ def blur(image: F32, sigma: float, motion_px: float, motion_angle_deg: float) ->
             4,
         )
         kernel /= kernel.sum()
-        out = cv2.filter2D(out, -1, kernel)
+        out = np.asarray(cv2.filter2D(out, -1, kernel), dtype=np.float32)
     return out
 
 
@@ -87,4 +87,5 @@ def sensor_readout(
     s = np.clip(signal, 0.0, None)
     std = np.sqrt(s / np.float32(electrons_per_level) + np.float32(read_noise**2))
     noisy = s + std * rng.standard_normal(s.shape, dtype=np.float32)
-    return np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+    out: U8 = np.clip(np.rint(noisy), 0, 255).astype(np.uint8)
+    return out

@@ -182,7 +182,9 @@ class SimulatedCapture:
         src = corners[[0, 1, 3]][:, ::-1].astype(np.float32)
         dst = np.array([[0, 0], [size, 0], [0, size]], np.float32)
         m = cv2.getAffineTransform(src, dst)
-        out: U8 = cv2.warpAffine(self.image, m, (size, size), flags=cv2.INTER_LINEAR)
+        out: U8 = np.asarray(
+            cv2.warpAffine(self.image, m, (size, size), flags=cv2.INTER_LINEAR), dtype=np.uint8
+        )
         return out
 
     def truth(self) -> dict[str, Any]:
@@ -242,7 +244,8 @@ class _Mapping:
 
     def project(self, pts_xy: FloatArray) -> FloatArray:
         p = np.c_[pts_xy, np.ones(len(pts_xy))] @ self.m.T
-        return p[:, :2] / p[:, 2:3]
+        out: FloatArray = p[:, :2] / p[:, 2:3]
+        return out
 
     def forward(self, pts_xy: FloatArray) -> FloatArray:
         target = self.project(pts_xy)
@@ -661,7 +664,9 @@ class SimulatedSensor:
         gw = max(2, round(cols / spacing) + 2)
         sigma = cfg.elastic_rms_mm * cfg.px_per_mm * scale / math.sqrt(2.0)
         coarse = rng.normal(0.0, sigma, (gh, gw, 2)).astype(np.float32)
-        field2: F32 = cv2.resize(coarse, (cols, rows), interpolation=cv2.INTER_CUBIC)
+        field2: F32 = np.asarray(
+            cv2.resize(coarse, (cols, rows), interpolation=cv2.INTER_CUBIC), dtype=np.float32
+        )
         return field2
 
     # -- rendering --------------------------------------------------------------------------
@@ -765,9 +770,9 @@ class SimulatedSensor:
                 + 0.05 * rng.standard_normal((rows, cols)).astype(np.float32)
             )
             face *= 1.0 - 0.4 * ((xx - cols / 2) / (pw / 2)) ** 2
-            occ_a = cv2.GaussianBlur(rim, (0, 0), 0.7)
+            occ_a = np.asarray(cv2.GaussianBlur(rim, (0, 0), 0.7), dtype=np.float32)
             occ_r = np.where(peg > 0, face, 0.02).astype(np.float32)
-            occ_r = cv2.GaussianBlur(occ_r, (0, 0), 0.7)
+            occ_r = np.asarray(cv2.GaussianBlur(occ_r, (0, 0), 0.7), dtype=np.float32)
             # Device casing along the wrist-side edge.
             bar = round(0.045 * rows)
             occ_a[rows - bar :, :] = 1.0
@@ -778,7 +783,8 @@ class SimulatedSensor:
 
 def _apply(m: FloatArray, pts_xy: FloatArray) -> FloatArray:
     p = np.c_[pts_xy, np.ones(len(pts_xy))] @ m.T
-    return p[:, :2] / p[:, 2:3]
+    out: FloatArray = p[:, :2] / p[:, 2:3]
+    return out
 
 
 def _rc(p_xy: FloatArray) -> Point:

@@ -73,16 +73,21 @@ class IdentityTextures:
         )
 
 
+def _f32(image: npt.ArrayLike) -> F32:
+    """View of an OpenCV result as float32 (no copy when it already is)."""
+    return np.asarray(image, dtype=np.float32)
+
+
 def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma_px: float) -> F32:
     """Gaussian-filtered white noise scaled to unit standard deviation."""
     # Filter at reduced resolution for large sigmas: same statistics, a fraction of the cost.
     factor = max(1, int(sigma_px // 3))
     small = (max(2, shape[0] // factor + 2), max(2, shape[1] // factor + 2))
     noise = rng.standard_normal(small).astype(np.float32)
-    noise = cv2.GaussianBlur(noise, (0, 0), sigma_px / factor, borderType=cv2.BORDER_REFLECT)
+    noise = _f32(cv2.GaussianBlur(noise, (0, 0), sigma_px / factor, borderType=cv2.BORDER_REFLECT))
     if factor > 1:
-        noise = cv2.resize(
-            noise, (small[1] * factor, small[0] * factor), interpolation=cv2.INTER_CUBIC
+        noise = _f32(
+            cv2.resize(noise, (small[1] * factor, small[0] * factor), interpolation=cv2.INTER_CUBIC)
         )
     noise = noise[: shape[0], : shape[1]]
     std = float(noise.std())
@@ -166,7 +171,7 @@ def _finger_patch(
             12,
         )
         _draw_polyline(creases, pts, float(rng.uniform(0.10, 0.22)), 0.6 * ppm)
-    creases = cv2.GaussianBlur(creases, (0, 0), max(0.4, 0.3 * ppm))
+    creases = _f32(cv2.GaussianBlur(creases, (0, 0), max(0.4, 0.3 * ppm)))
     refl *= 1.0 - creases
     return FingerPatch(finger=finger, reflectance=refl, mask=mask, pivot=(cx, pivot_y))
 
@@ -251,7 +256,7 @@ def render_identity(
         d = np.array([np.cos(ang), np.sin(ang)]) * rng.uniform(1.0, 3.5)
         seg = to_canvas(np.stack([c - d, c + d]))
         _draw_polyline(wrinkles, seg, float(rng.uniform(0.01, 0.035)), 1.0, taper=False)
-    wrinkles = cv2.GaussianBlur(wrinkles, (0, 0), max(0.5, 0.25 * ppm))
+    wrinkles = _f32(cv2.GaussianBlur(wrinkles, (0, 0), max(0.5, 0.25 * ppm)))
 
     creases = np.zeros(shape, np.float32)
     for cr in ident.creases:
@@ -269,7 +274,7 @@ def render_identity(
         palm=palm.astype(np.float32),
         veins=veins,
         palm_mask=palm_mask,
-        palm_mask_soft=palm_mask_soft,
+        palm_mask_soft=_f32(palm_mask_soft),
         fingers=fingers,
     )
 
@@ -278,7 +283,7 @@ def _draw_crease(layer: F32, crease: Crease, to_canvas: ToCanvas, ppm: float) ->
     pts = to_canvas(crease.points)
     tmp = np.zeros_like(layer)
     _draw_polyline(tmp, pts, crease.strength, crease.width * ppm)
-    tmp = cv2.GaussianBlur(tmp, (0, 0), max(0.45, 0.35 * crease.width * ppm))
+    tmp = _f32(cv2.GaussianBlur(tmp, (0, 0), max(0.45, 0.35 * crease.width * ppm)))
     np.maximum(layer, tmp, out=layer)
 
 

@@ -107,7 +107,7 @@ def show(
         raise CliError(str(exc), code=ExitCode.USAGE) from exc
     image = cap.image
     if overlay:
-        image = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
+        image = np.asarray(cv2.cvtColor(image, cv2.COLOR_GRAY2BGR), dtype=np.uint8)
         corners = np.round(cap.roi_corners()[:, ::-1]).astype(np.int32)
         cv2.polylines(image, [corners], True, (0, 255, 0), 1, cv2.LINE_AA)
         for row, col in cap.valleys.as_array():

@@ -40,5 +40,6 @@ def test_dataset_files_match_the_sensor_and_truth(tmp_path: Path) -> None:
     assert (entry["identity"], entry["session"], entry["sample"]) == (1, 1, 1)
     expected = SimulatedSensor(seed=4, geometry="pegged").capture(1, 1, 1)
     written = cv2.imread(str(root / "0001/s2_02.png"), cv2.IMREAD_UNCHANGED)
+    assert written is not None
     assert np.array_equal(written, expected.image)
     assert entry["roi_center"] == list(expected.roi_center)

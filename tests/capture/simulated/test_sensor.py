@@ -43,22 +43,26 @@ def roi_grid(cap: SimulatedCapture, n: int = 9) -> FloatArray:
     right = np.array([up[1], -up[0]])
     t = np.linspace(-0.5, 0.5, n) * cap.roi_side
     a, b = np.meshgrid(t, t)
-    return np.array(cap.roi_center) + a.reshape(-1, 1) * up + b.reshape(-1, 1) * right
+    pts: FloatArray = np.array(cap.roi_center) + a.reshape(-1, 1) * up + b.reshape(-1, 1) * right
+    return pts
 
 
 def border_pixels(mask: npt.NDArray[np.bool_], edge: str) -> FloatArray:
     rows, cols = mask.shape
+    pts: FloatArray
     if edge == "top":
         idx = np.flatnonzero(mask[0])
-        return np.c_[np.zeros(len(idx)), idx].astype(float)
-    if edge == "bottom":
+        pts = np.c_[np.zeros(len(idx)), idx].astype(float)
+    elif edge == "bottom":
         idx = np.flatnonzero(mask[-1])
-        return np.c_[np.full(len(idx), rows - 1), idx].astype(float)
-    if edge == "left":
+        pts = np.c_[np.full(len(idx), rows - 1), idx].astype(float)
+    elif edge == "left":
         idx = np.flatnonzero(mask[:, 0])
-        return np.c_[idx, np.zeros(len(idx))].astype(float)
-    idx = np.flatnonzero(mask[:, -1])
-    return np.c_[idx, np.full(len(idx), cols - 1)].astype(float)
+        pts = np.c_[idx, np.zeros(len(idx))].astype(float)
+    else:
+        idx = np.flatnonzero(mask[:, -1])
+        pts = np.c_[idx, np.full(len(idx), cols - 1)].astype(float)
+    return pts
 
 
 # -- determinism and format ---------------------------------------------------------------------

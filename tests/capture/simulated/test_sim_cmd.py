@@ -25,7 +25,7 @@ def test_show_writes_one_capture_and_prints_its_truth(tmp_path: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     image = cv2.imread(str(out))
-    assert image.shape == (480, 640, 3)
+    assert image is not None and image.shape == (480, 640, 3)
     truth = json.loads(result.output)
     assert truth["identity"] == 3 and truth["geometry"] == "contactless"
 

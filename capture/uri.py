@@ -7,11 +7,15 @@ URI                                                         Scanner
 ``usb-emulated://?serial=PV-EMU-0001&seed=0&faults=...``    the same driver on an emulated device
 ``uvc://0`` or ``uvc:///dev/video2?width=640&height=480``   UVC NIR camera through OpenCV
 ``folder:///data/palms`` or ``folder://relative/dir``       images of a folder, replayed in order
+``sim://?seed=0&geometry=contactless&identity=3``           the simulated NIR sensor, no USB
 ==========================================================  =========================================
 
 ``usb-emulated`` also takes ``count`` (how many emulated scanners are on the bus; serials
-``PV-EMU-0001`` ... unless ``serials=A,B`` names them), ``width``, ``height``, ``wavelength`` and
-``faults`` (see :meth:`capture.usb.emulated.Faults.parse`, e.g. ``faults=corrupt:2,stall:1``).
+``PV-EMU-0001`` ... unless ``serials=A,B`` names them), ``width``, ``height``, ``wavelength``,
+``faults`` (see :meth:`capture.usb.emulated.Faults.parse`, e.g. ``faults=corrupt:2,stall:1``) and
+``source``: ``sim`` (default, the simulated sensor) or ``synthetic`` (a crude, fast test hand).
+``sim`` and ``usb-emulated`` with ``source=sim`` take the presented palm: ``identity``, ``session``,
+``hand`` (right/left), ``geometry`` (contactless/pegged); ``sim`` also ``width`` and ``height``.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from urllib.parse import parse_qs, unquote
 from capture.scanner import DeviceInfo, ScannerBase
 
 DEFAULT_SCANNER_URI = "usb-emulated://"
-SCHEMES = ("usb", "usb-emulated", "uvc", "folder")
+SCHEMES = ("usb", "usb-emulated", "uvc", "folder", "sim")
 
 
 class ScannerUriError(ValueError):
@@ -73,7 +77,13 @@ def _parse(uri: str) -> _Uri:
 
 
 def _emulated_backend(uri: _Uri) -> Any:
-    from capture.usb.emulated import EmulatedBackend, EmulatedScanner, Faults
+    from capture.usb.emulated import (
+        EmulatedBackend,
+        EmulatedScanner,
+        Faults,
+        SyntheticPalm,
+        simulated_frame_source,
+    )
 
     count = uri.take_int("count", 1)
     if count is None or not 1 <= count <= 127:
@@ -93,16 +103,63 @@ def _emulated_backend(uri: _Uri) -> Any:
         if value is not None:
             options[key] = value
     faults_text = uri.take("faults", "") or ""
+    source = uri.take("source", "sim")
+    if source not in ("sim", "synthetic"):
+        raise ScannerUriError(f"source={source!r} in {uri.text!r}: use sim or synthetic")
+    presented = _presented_palm(uri)
+    width, height = options.get("width", 640), options.get("height", 480)
     devices = []
     for k, device_serial in enumerate(serials):
         try:
             faults = Faults.parse(faults_text)
         except ValueError as exc:
             raise ScannerUriError(f"{exc} (in {uri.text!r})") from exc
+        frame_source = (
+            simulated_frame_source(width, height, seed + k, **presented)
+            if source == "sim"
+            else SyntheticPalm(width, height, seed + k)
+        )
         devices.append(
-            EmulatedScanner(serial=device_serial, seed=seed + k, faults=faults, **options)
+            EmulatedScanner(
+                serial=device_serial,
+                seed=seed + k,
+                faults=faults,
+                frame_source=frame_source,
+                **options,
+            )
         )
     return EmulatedBackend(devices)
+
+
+def _presented_palm(uri: _Uri) -> dict[str, Any]:
+    """identity, session, hand and geometry parameters of the simulated sensor."""
+    hand = uri.take("hand", "right")
+    geometry = uri.take("geometry", "contactless")
+    if hand not in ("right", "left"):
+        raise ScannerUriError(f"hand={hand!r} in {uri.text!r}: use right or left")
+    if geometry not in ("contactless", "pegged"):
+        raise ScannerUriError(f"geometry={geometry!r} in {uri.text!r}: use contactless or pegged")
+    identity, session = uri.take_int("identity", 0), uri.take_int("session", 0)
+    if identity is None or session is None or identity < 0 or session < 0:
+        raise ScannerUriError(f"identity and session in {uri.text!r} must be non-negative")
+    return {"identity": identity, "session": session, "hand": hand, "geometry": geometry}
+
+
+def _sim(uri: _Uri) -> ScannerBase:
+    from capture.sim import SimulatedScanner
+
+    if uri.location:
+        raise ScannerUriError(f"sim:// takes no host or path (got {uri.location!r})")
+    seed = uri.take_int("seed", 0)
+    if seed is None or seed < 0:
+        raise ScannerUriError(f"seed in {uri.text!r} must be non-negative")
+    width, height = uri.take_int("width"), uri.take_int("height")
+    if (width is None) != (height is None):
+        raise ScannerUriError(f"give both width and height or neither in {uri.text!r}")
+    presented = _presented_palm(uri)
+    uri.done()
+    shape = (height, width) if width is not None and height is not None else None
+    return SimulatedScanner(seed, shape=shape, **presented)
 
 
 def _usb(uri: _Uri, backend: Any) -> ScannerBase:
@@ -146,6 +203,7 @@ _BUILDERS: dict[str, Callable[[_Uri], ScannerBase]] = {
     "usb-emulated": lambda uri: _usb(uri, _emulated_backend(uri)),
     "uvc": _uvc,
     "folder": _folder,
+    "sim": _sim,
 }
 
 

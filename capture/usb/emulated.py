@@ -19,7 +19,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import SimpleNamespace
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import cv2
 import numpy as np
@@ -115,6 +115,24 @@ class SyntheticPalm:
         return np.clip(np.rint(image), 0, 255).astype(np.uint8)
 
 
+def simulated_frame_source(
+    width: int,
+    height: int,
+    seed: int = 0,
+    *,
+    identity: int = 0,
+    session: int = 0,
+    hand: Literal["right", "left"] = "right",
+    geometry: Literal["contactless", "pegged"] = "contactless",
+) -> FrameSource:
+    """The simulated NIR sensor (:mod:`capture.simulated`) presenting one palm."""
+    from capture.sim import SimulatedFrameSource
+    from capture.simulated import SimulatedSensor
+
+    sensor = SimulatedSensor(seed=seed, geometry=geometry, shape=(height, width))
+    return SimulatedFrameSource(sensor, identity, session, hand)
+
+
 @dataclass
 class Faults:
     """Faults waiting to happen; each count is used up as its fault fires.
@@ -206,7 +224,8 @@ class EmulatedScanner:
     serial : str
         Serial number (string descriptor 3 and the device info block).
     frame_source : callable, optional
-        ``(led_on, intensity) -> (height, width) uint8`` image; a :class:`SyntheticPalm` by default.
+        ``(led_on, intensity) -> (height, width) uint8`` image; by default the simulated sensor
+        (:func:`simulated_frame_source`) presenting palm 0 of population ``seed``.
     width, height, wavelength_nm, model, firmware, exposure_us, chunk_bytes
         What the device reports and how it frames payloads.
     """
@@ -228,7 +247,7 @@ class EmulatedScanner:
 
     def __post_init__(self) -> None:
         if self.frame_source is None:
-            self.frame_source = SyntheticPalm(self.width, self.height, self.seed)
+            self.frame_source = simulated_frame_source(self.width, self.height, self.seed)
         self.plugged = True
         self.generation = 0
         self.address = 0

@@ -26,7 +26,9 @@ def test_emulated_usb_uri_opens_the_real_driver_on_an_emulated_scanner() -> None
 
 def test_emulated_seed_makes_captures_reproducible() -> None:
     def lit(seed: int) -> np.ndarray:
-        with scanner_from_uri(f"usb-emulated://?width=64&height=48&seed={seed}") as scanner:
+        with scanner_from_uri(
+            f"usb-emulated://?width=64&height=48&source=synthetic&seed={seed}"
+        ) as scanner:
             return scanner.capture().image
 
     np.testing.assert_array_equal(lit(5), lit(5))
@@ -34,7 +36,7 @@ def test_emulated_seed_makes_captures_reproducible() -> None:
 
 
 def test_emulated_faults_reach_the_driver() -> None:
-    uri = "usb-emulated://?width=64&height=48&faults=corrupt:9&retries=1"
+    uri = "usb-emulated://?width=64&height=48&source=synthetic&faults=corrupt:9&retries=1"
     with scanner_from_uri(uri) as scanner, pytest.raises(CorruptFrame, match="2 damaged frames"):
         scanner.capture()
 

@@ -476,7 +476,9 @@ def evaluate(
     scores_path = out_dir / scores_name
     with _progress(console, progress) as bar:
         outcomes = _extract_all(samples, extract, failure_types, jobs, bar)
-        for sample, (template, seconds, kind, reason, detail) in zip(samples, outcomes, strict=True):
+        for sample, (template, seconds, kind, reason, detail) in zip(
+            samples, outcomes, strict=True
+        ):
             if kind is None:
                 kept_samples.append(sample)
                 templates.append(template)

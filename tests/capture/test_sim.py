@@ -10,11 +10,11 @@ from capture.sim import SimulatedFrameSource, SimulatedScanner
 from capture.simulated import SimulatedSensor
 from capture.uri import ScannerUriError, scanner_from_uri
 
-SHAPE = (96, 128)
+SHAPE = (240, 320)  # the simulator needs room for spread fingers at its pixel pitch
 
 
 def test_usb_emulated_scanner_serves_the_simulated_sensor_frames_through_the_driver() -> None:
-    uri = "usb-emulated://?width=128&height=96&seed=4&identity=2&session=1"
+    uri = "usb-emulated://?width=320&height=240&seed=4&identity=2&session=1"
     with scanner_from_uri(uri) as scanner:
         frames = scanner.capture_set()
 
@@ -26,7 +26,7 @@ def test_usb_emulated_scanner_serves_the_simulated_sensor_frames_through_the_dri
 
 def test_sim_scanner_gives_reproducible_pairs_of_the_presented_palm() -> None:
     def pair(identity: int) -> tuple[np.ndarray, np.ndarray]:
-        uri = f"sim://?seed=1&width=128&height=96&identity={identity}"
+        uri = f"sim://?seed=1&width=320&height=240&identity={identity}"
         with scanner_from_uri(uri) as scanner:
             frames = scanner.capture_set()
             assert scanner.info.kind == "sim" and scanner.info.led_control

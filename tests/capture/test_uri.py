@@ -16,7 +16,9 @@ from capture.uvc import UvcScanner
 
 
 def test_emulated_usb_uri_opens_the_real_driver_on_an_emulated_scanner() -> None:
-    scanner = scanner_from_uri("usb-emulated://?serial=PV-DESK-7&width=96&height=64&seed=3")
+    scanner = scanner_from_uri(
+        "usb-emulated://?serial=PV-DESK-7&width=96&height=64&seed=3&source=synthetic"
+    )
     assert isinstance(scanner, UsbScanner)
     with scanner:
         frames = scanner.capture_set()

@@ -17,7 +17,7 @@ from capture.scanner import (
 )
 from capture.usb import protocol as p
 from capture.usb.driver import UsbScanner
-from capture.usb.emulated import EmulatedBackend, EmulatedScanner, Faults
+from capture.usb.emulated import EmulatedBackend, EmulatedScanner, Faults, SyntheticPalm
 
 WIDTH, HEIGHT, CHUNK = 128, 96, 2048  # as made by the make_device fixture
 
@@ -59,7 +59,9 @@ def test_captured_frame_equals_the_frame_the_device_served(
 
 
 def test_frames_spanning_a_partial_last_chunk_arrive_whole() -> None:
-    device = EmulatedScanner(width=101, height=67, chunk_bytes=1024)
+    device = EmulatedScanner(
+        width=101, height=67, chunk_bytes=1024, frame_source=SyntheticPalm(101, 67)
+    )
     assert (101 * 67) % 1024 != 0
 
     with UsbScanner(backend=EmulatedBackend([device])) as scanner:

@@ -42,7 +42,7 @@ def test_list_as_a_table() -> None:
 
 
 def test_capture_writes_frame_pairs_and_a_manifest(tmp_path: Path) -> None:
-    uri = "usb-emulated://?width=96&height=64"
+    uri = "usb-emulated://?width=320&height=240"  # frames from the simulated sensor
     result = runner.invoke(
         _app(), ["devices", "capture", "--scanner", uri, "--out", str(tmp_path), "--count", "2"]
     )
@@ -54,7 +54,7 @@ def test_capture_writes_frame_pairs_and_a_manifest(tmp_path: Path) -> None:
     lit = cv2.imread(str(tmp_path / "0002-lit.png"), cv2.IMREAD_UNCHANGED)
     ambient = cv2.imread(str(tmp_path / "0002-ambient.png"), cv2.IMREAD_UNCHANGED)
     assert lit is not None and ambient is not None
-    assert lit.shape == (64, 96) and lit.mean() > ambient.mean()
+    assert lit.shape == (240, 320) and lit.mean() > ambient.mean()
 
 
 def test_capture_failure_is_a_clear_error_and_exit_code_1(tmp_path: Path) -> None:

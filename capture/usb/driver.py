@@ -388,6 +388,7 @@ class UsbScanner(ScannerBase):
             self._needs_abort = True
             raise ScannerTimeout(
                 f"palm scanner {self._serial} did not answer {what} within {self.timeout_ms} ms"
+                f"{self._fault_report()}"
             ) from exc
         except usb.core.USBError as exc:
             if _is_disconnect(exc) or (exc.errno == errno.EIO and not self._still_connected()):
@@ -406,6 +407,22 @@ class UsbScanner(ScannerBase):
             raise ScannerError(
                 f"USB error from palm scanner {self._serial} during {what}: {exc}"
             ) from exc
+
+    def _fault_report(self) -> str:
+        """The device's own account of a failure, for error messages ('' when it has none)."""
+        try:
+            with self._lock:
+                raw = self._device.ctrl_transfer(
+                    p.REQUEST_TYPE_IN, p.Request.GET_STATUS, 0, 0, p.STATUS_SIZE, self.timeout_ms
+                )
+            error = p.StatusBlock.unpack(bytes(raw)).last_error
+        except (usb.core.USBError, p.ProtocolError):
+            return ""
+        return {
+            p.DeviceError.NONE: "",
+            p.DeviceError.SENSOR: " (the scanner reports a sensor fault)",
+            p.DeviceError.FIFO_OVERRUN: " (the scanner reports a FIFO overrun)",
+        }[error]
 
     def _still_connected(self) -> bool:
         # Linux reports a transfer cut short by an unplug as EIO, and only later operations as

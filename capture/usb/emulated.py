@@ -254,6 +254,7 @@ class EmulatedScanner:
         self.served: list[ServedFrame] = []
         self._io_error_pending = False
         self.lost_sequences: list[int] = []
+        self.source_errors: list[Exception] = []
         self._distance_script: deque[tuple[int, bool]] = deque()
         self._lock = threading.RLock()
         self._power_on()
@@ -388,12 +389,20 @@ class EmulatedScanner:
             return self.sequence
         intensity = self.led_intensity if led_on else 0
         assert self.frame_source is not None
-        image = np.asarray(self.frame_source(led_on, self.led_intensity))
-        if image.shape != (self.height, self.width) or image.dtype != np.uint8:
-            raise ValueError(
-                f"frame source gave {image.shape} {image.dtype}, the emulated sensor is "
-                f"({self.height}, {self.width}) uint8"
-            )
+        try:
+            image = np.asarray(self.frame_source(led_on, self.led_intensity))
+            if image.shape != (self.height, self.width) or image.dtype != np.uint8:
+                raise ValueError(
+                    f"frame source gave {image.shape} {image.dtype}, the emulated sensor is "
+                    f"({self.height}, {self.width}) uint8"
+                )
+        except Exception as exc:  # noqa: BLE001 - any source failure is a sensor fault
+            # The frame never comes (the host times out and reads last_error = SENSOR); the
+            # cause is kept for whoever drives the emulator.
+            self.last_error = p.DeviceError.SENSOR
+            self.lost_sequences.append(self.sequence)
+            self.source_errors.append(exc)
+            return self.sequence
         image = image.copy()
         image.setflags(write=False)
         payload = image.tobytes()

@@ -125,7 +125,10 @@ def test_lost_frame_is_a_clear_timeout_and_the_next_capture_works(
 ) -> None:
     device.faults.timeouts = 1
     with UsbScanner(backend=bus, timeout_ms=50) as scanner:
-        with pytest.raises(ScannerTimeout, match=r"PV-TEST-0001 did not answer .* within 50 ms"):
+        with pytest.raises(
+            ScannerTimeout,
+            match=r"PV-TEST-0001 did not answer .* within 50 ms \(the scanner reports a sensor",
+        ):
             scanner.capture()
         frame = scanner.capture()
 

@@ -66,13 +66,21 @@ def test_replugged_device_has_a_new_address_and_old_handles_fail(
     assert caught.value.errno == errno.ENODEV
 
 
-def test_frame_source_of_the_wrong_shape_is_refused(bus: EmulatedBackend) -> None:
+def test_frame_source_failure_is_a_sensor_fault_and_a_lost_frame() -> None:
     device = EmulatedScanner(
         width=64, height=48, frame_source=lambda led, level: np.zeros((10, 10), np.uint8)
     )
     usb_device = _open(EmulatedBackend([device]))
-    with pytest.raises(ValueError, match=r"\(48, 64\) uint8"):
-        usb_device.ctrl_transfer(p.REQUEST_TYPE_IN, p.Request.TRIGGER, 1, 0, 4)
+    usb_device.ctrl_transfer(p.REQUEST_TYPE_IN, p.Request.TRIGGER, 1, 0, 4)
+
+    with pytest.raises(usb.core.USBTimeoutError):
+        usb_device.read(p.ENDPOINT_IN, 512)
+    status = p.StatusBlock.unpack(
+        bytes(usb_device.ctrl_transfer(p.REQUEST_TYPE_IN, p.Request.GET_STATUS, 0, 0, 12))
+    )
+    assert status.last_error == p.DeviceError.SENSOR
+    assert device.lost_sequences == [1]
+    assert "the emulated sensor is (48, 64) uint8" in str(device.source_errors[0])
 
 
 def test_synthetic_palm_is_reproducible_and_lit_by_the_led() -> None:

@@ -12,21 +12,36 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from capture.scanner import Frame, ScannerError
+from capture.scanner import Frame, ScannerError, ScannerNotFound
 from capture.uri import DEFAULT_SCANNER_URI, ScannerUriError, list_scanners, scanner_from_uri
+from palmvein.cli.errors import CliError
+from palmvein.cli.exit_codes import ExitCode
 
 ScannerOption = Annotated[
     str,
     typer.Option(
         "--scanner",
-        help="Scanner URI: usb://?serial=..., usb-emulated://, uvc://0, folder:///path.",
+        help="Scanner URI: usb://?serial=..., usb-emulated://, uvc://0, folder:///path, sim://.",
     ),
 ]
 
 
-def _fail(message: str) -> typer.Exit:
-    Console(stderr=True).print(f"[red]error:[/red] {message}", highlight=False)
-    return typer.Exit(code=1)
+def _cli_error(exc: ScannerError | ScannerUriError) -> CliError:
+    if isinstance(exc, ScannerUriError):
+        return CliError(
+            str(exc),
+            hint="e.g. usb://?serial=PV-0042, usb-emulated://, uvc://0, folder:///path, sim://",
+            code=ExitCode.USAGE,
+        )
+    if isinstance(exc, ScannerNotFound):
+        return CliError(
+            str(exc),
+            hint="check the cable and the --scanner URI; `palmvein devices list` shows scanners",
+            code=ExitCode.NOT_FOUND,
+        )
+    return CliError(
+        str(exc), hint="check the scanner and its cable, then try again", code=ExitCode.FAILURE
+    )
 
 
 def list_devices(
@@ -37,7 +52,7 @@ def list_devices(
     try:
         found = list_scanners(scanner)
     except (ScannerError, ScannerUriError) as exc:
-        raise _fail(str(exc)) from exc
+        raise _cli_error(exc) from exc
     if as_json:
         typer.echo(json.dumps([dataclasses.asdict(info) for info in found], indent=2))
         return
@@ -62,7 +77,7 @@ def list_devices(
 
 def _save(frame: Frame, path: Path) -> dict[str, object]:
     if not cv2.imwrite(str(path), frame.image):
-        raise _fail(f"could not write {path}")
+        raise CliError(f"could not write {path}", hint="check the --out directory")
     return {
         "file": path.name,
         "led_on": frame.led_on,
@@ -94,7 +109,7 @@ def capture(
                     record["ambient"] = _save(frames.ambient, out / f"{index:04d}-ambient.png")
                 records.append(record)
     except (ScannerError, ScannerUriError) as exc:
-        raise _fail(str(exc)) from exc
+        raise _cli_error(exc) from exc
     manifest = {"scanner": scanner, "device": dataclasses.asdict(info), "frame_sets": records}
     (out / "capture.json").write_text(json.dumps(manifest, indent=2) + "\n")
     Console().print(

@@ -10,6 +10,8 @@ import typer
 from typer.testing import CliRunner
 
 from palmvein.cli.devices_cmd import register
+from palmvein.cli.errors import CliError
+from palmvein.cli.exit_codes import ExitCode
 
 runner = CliRunner()
 
@@ -57,13 +59,22 @@ def test_capture_writes_frame_pairs_and_a_manifest(tmp_path: Path) -> None:
     assert lit.shape == (240, 320) and lit.mean() > ambient.mean()
 
 
-def test_capture_failure_is_a_clear_error_and_exit_code_1(tmp_path: Path) -> None:
-    uri = "usb-emulated://?width=64&height=48&faults=timeout:1"
+def test_capture_failure_is_a_clear_cli_error(tmp_path: Path) -> None:
+    uri = "usb-emulated://?width=64&height=48&source=synthetic&faults=timeout:1"
     result = runner.invoke(_app(), ["devices", "capture", "--scanner", uri, "--out", str(tmp_path)])
-    assert result.exit_code == 1
-    assert "did not answer" in result.output
+    assert isinstance(result.exception, CliError)
+    assert result.exception.code == ExitCode.FAILURE
+    assert "did not answer" in result.exception.message
 
 
-def test_bad_uri_is_reported(tmp_path: Path) -> None:
+def test_missing_scanner_is_not_found(tmp_path: Path) -> None:
+    result = runner.invoke(_app(), ["devices", "list", "--scanner", f"folder://{tmp_path}/none"])
+    assert isinstance(result.exception, CliError)
+    assert result.exception.code == ExitCode.NOT_FOUND
+
+
+def test_bad_uri_is_a_usage_error() -> None:
     result = runner.invoke(_app(), ["devices", "list", "--scanner", "camera://0"])
-    assert result.exit_code == 1 and "unknown scanner scheme" in result.output
+    assert isinstance(result.exception, CliError)
+    assert result.exception.code == ExitCode.USAGE
+    assert "unknown scanner scheme" in result.exception.message

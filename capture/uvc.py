@@ -39,10 +39,17 @@ class VideoCaptureLike(Protocol):
 
 
 def _opencv_capture(device: int | str) -> VideoCaptureLike:
-    # Separate calls: VideoCapture's overloads take an index or a path, not their union.
-    if isinstance(device, int):
+    # OpenCV logs a warning per backend it tries on a missing camera; the ScannerNotFound that
+    # follows says it better, so keep the console clean while probing.
+    level = cv2.utils.logging.getLogLevel()
+    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+    try:
+        # Separate calls: VideoCapture's overloads take an index or a path, not their union.
+        if isinstance(device, int):
+            return cv2.VideoCapture(device)
         return cv2.VideoCapture(device)
-    return cv2.VideoCapture(device)
+    finally:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def to_grey8(image: npt.NDArray[Any]) -> npt.NDArray[np.uint8]:

@@ -40,7 +40,8 @@ def _encode(field: str) -> str:
 
 def _open(path: Path, mode: str) -> IO[str]:
     if path.suffix == ".gz":
-        return cast(IO[str], gzip.open(path, mode + "t", encoding="utf-8"))
+        # level 6: most of level 9's size at several times its speed
+        return cast(IO[str], gzip.open(path, mode + "t", encoding="utf-8", compresslevel=6))
     return open(path, mode, encoding="utf-8")
 
 
@@ -124,12 +125,31 @@ def iter_scores(path: Path) -> Iterator[ScoreLine]:
 def read_genuine_impostor(
     path: Path,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
-    """Genuine and impostor scores of a score file, as float32 arrays."""
+    """Genuine and impostor scores of a score file, as float32 arrays.
+
+    A lean loop (no per-line objects): millions of lines take seconds.
+    """
     # array('f') holds 4 bytes a score, not a Python float object each.
     genuine = array("f")
     impostor = array("f")
-    for line in iter_scores(path):
-        (genuine if line.genuine else impostor).append(line.score)
-    return np.frombuffer(genuine, dtype=np.float32).copy(), np.frombuffer(
-        impostor, dtype=np.float32
-    ).copy()
+    with _open(path, "r") as handle:
+        for number, line in enumerate(handle, start=1):
+            fields = line.split()
+            if len(fields) != 4:
+                if not fields:
+                    continue
+                raise ScoreFileError(f"{path}:{number}: {len(fields)} fields, expected 4")
+            enrolled, probe, _, score = fields
+            # Encoded fields compare equal when the names do, unless a writer encoded
+            # differently; decode only then.
+            same = enrolled == probe or (
+                "%" in enrolled + probe and unquote(enrolled) == unquote(probe)
+            )
+            try:
+                (genuine if same else impostor).append(float(score))
+            except ValueError:
+                raise ScoreFileError(f"{path}:{number}: score {score!r} is not a number")
+    return (
+        np.frombuffer(genuine, dtype=np.float32).copy(),
+        np.frombuffer(impostor, dtype=np.float32).copy(),
+    )

@@ -104,7 +104,8 @@ class SessionResult:
     qualities : tuple of float
         Scores of every frame taken, in capture order.
     distance : DistanceReading or None
-        The reading that started the capture (None for scanners without a distance sensor).
+        The reading taken just before the best pair (None for scanners without a distance
+        sensor).
     """
 
     image: npt.NDArray[np.uint8]
@@ -164,10 +165,7 @@ class CaptureSession:
         steady = 0
         while True:
             reading = self.scanner.read_distance()
-            in_range = (
-                reading.present and s.min_distance_mm <= reading.distance_mm <= s.max_distance_mm
-            )
-            steady = steady + 1 if in_range else 0
+            steady = steady + 1 if self._in_range(reading) else 0
             if steady >= s.steady_readings:
                 return reading
             if self._clock() >= deadline:
@@ -178,12 +176,28 @@ class CaptureSession:
                 )
             self._sleep(s.poll_interval_s)
 
+    def _in_range(self, reading: DistanceReading) -> bool:
+        s = self.settings
+        return reading.present and s.min_distance_mm <= reading.distance_mm <= s.max_distance_mm
+
+    def _hand_ready(self, first: bool) -> DistanceReading | None:
+        if first or not isinstance(self.scanner, DistanceSensing):
+            return self.wait_for_hand()
+        reading = self.scanner.read_distance()
+        # A hand that moved out of the depth of field between pairs gives blurred or cut-off
+        # frames: wait for it to settle again rather than score them.
+        return reading if self._in_range(reading) else self.wait_for_hand()
+
     def run(self) -> SessionResult:
-        """Wait for the hand, take ``frames`` frame pairs and keep the best by quality."""
-        distance = self.wait_for_hand()
-        best: tuple[float, npt.NDArray[np.uint8], FrameSet] | None = None
+        """Wait for the hand, take ``frames`` frame pairs and keep the best by quality.
+
+        Before each pair after the first the distance is read again; if the hand has left the
+        range the session waits for it (up to ``presence_timeout_s``) before going on.
+        """
+        best: tuple[float, npt.NDArray[np.uint8], FrameSet, DistanceReading | None] | None = None
         qualities = []
-        for _ in range(self.settings.frames):
+        for k in range(self.settings.frames):
+            distance = self._hand_ready(first=k == 0)
             frames = self.scanner.capture_set()
             if frames.ambient is not None:
                 image = subtract_ambient(frames.lit.image, frames.ambient.image)
@@ -192,7 +206,7 @@ class CaptureSession:
             score = float(self.quality(image))
             qualities.append(score)
             if best is None or score > best[0]:
-                best = (score, image, frames)
+                best = (score, image, frames, distance)
         assert best is not None  # settings guarantee at least one frame
-        score, image, frames = best
+        score, image, frames, distance = best
         return SessionResult(image, frames, score, tuple(qualities), distance)

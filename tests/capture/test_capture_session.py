@@ -55,6 +55,7 @@ def test_session_waits_for_a_steady_hand_in_range_then_keeps_the_best_frame() ->
     device.script_distance(
         [(400, False), (200, True), (90, True), (300, True), (95, True), (96, True)]
     )
+    device.distance_mm, device.hand_present = 100, True  # where the hand then stays
     clock = FakeClock()
     with scanner:
         session = CaptureSession(
@@ -62,7 +63,8 @@ def test_session_waits_for_a_steady_hand_in_range_then_keeps_the_best_frame() ->
         )
         result = session.run()
 
-    assert result.distance is not None and result.distance.distance_mm == 96
+    # The best pair is the second, taken after a reading of 100 mm.
+    assert result.distance is not None and result.distance.distance_mm == 100
     assert clock.now == pytest.approx(5 * 0.05)
     assert result.qualities == pytest.approx(
         [_mean(np.pad(np.full((32, 48), v, np.uint8), ((8, 8), (8, 8)))) for v in (40, 120, 80)]
@@ -71,6 +73,23 @@ def test_session_waits_for_a_steady_hand_in_range_then_keeps_the_best_frame() ->
     assert result.frames.lit.sequence == 4  # the second pair: frames 3 (off) and 4 (on)
     # Ambient removed: the background is 0 and the lit area keeps only the LED's light.
     assert result.image[0, 0] == 0 and result.image[20, 20] == 120
+
+
+def test_session_waits_again_when_the_hand_leaves_between_pairs() -> None:
+    scanner, device = _scanner(SteppedSource([10, 20, 30]))
+    device.script_distance(
+        [(90, True), (90, True), (300, True), (95, True), (97, True), (99, True)]
+    )
+    clock = FakeClock()
+    with scanner:
+        session = CaptureSession(
+            scanner, _mean, SessionSettings(frames=3), clock=clock, sleep=clock.sleep
+        )
+        result = session.run()
+
+    assert len(result.qualities) == 3 and result.frames.lit.sequence == 6
+    assert result.distance is not None and result.distance.distance_mm == 99
+    assert clock.now == pytest.approx(2 * 0.05)  # one pause before the first pair, one after 300
 
 
 def test_session_gives_up_when_no_hand_comes() -> None:

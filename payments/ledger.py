@@ -230,6 +230,9 @@ def post(
     _check_funds(legs, accounts)
     transaction_id = uuid.uuid4()
     # Postings first, header last: inserting the header is what the database checks and seals.
+    # Credits go in before debits: the CHECK on each account runs after every row, and with the
+    # credits first no account passes through a lower balance than the one it ends at.
+    ordered = sorted(legs, key=lambda leg: leg.amount.minor < 0)
     session.execute(
         insert(Posting),
         [
@@ -239,7 +242,7 @@ def post(
                 "currency": leg.amount.currency,
                 "amount": leg.amount.minor,
             }
-            for leg in legs
+            for leg in ordered
         ],
     )
     transaction = LedgerTransaction(
@@ -269,6 +272,8 @@ def transfer(
 ) -> LedgerTransaction:
     """Move ``amount`` from one account to another (the common two-legged case)."""
     check_amount(amount)
+    if debit_account_id == credit_account_id:
+        raise InvalidAmount(f"account {debit_account_id} cannot pay itself")
     return post(
         session,
         [Leg(debit_account_id, -amount), Leg(credit_account_id, amount)],

@@ -215,7 +215,7 @@ class _Unit:
     data: bytearray
 
 
-@dataclass
+@dataclass(eq=False)  # a device is itself, whatever its settings: identity comparison
 class EmulatedScanner:
     """The device side of one emulated scanner.
 
@@ -522,7 +522,7 @@ class EmulatedBackend(usb.backend.IBackend):  # type: ignore[misc]
             iSerialNumber=3,
             bNumConfigurations=1,
             # A re-plugged device gets a new address, as on a real bus.
-            address=dev.address + 16 * dev.generation,
+            address=(dev.address + 16 * dev.generation - 1) % 127 + 1,
             bus=1,
             port_number=self.devices.index(dev) + 1,
             port_numbers=(self.devices.index(dev) + 1,),

@@ -91,3 +91,11 @@ def test_synthetic_palm_is_reproducible_and_lit_by_the_led() -> None:
     assert lit.shape == (64, 96) and lit.dtype == np.uint8
     assert lit.mean() > ambient.mean() + 20
     assert not np.array_equal(lit, SyntheticPalm(96, 64, seed=4)(True, 200))
+
+
+def test_identical_devices_are_still_distinct_on_the_bus() -> None:
+    bus = EmulatedBackend([EmulatedScanner(width=64, height=48) for _ in range(2)])
+    found = list(usb.core.find(find_all=True, idVendor=p.VENDOR_ID, backend=bus))
+    assert len(found) == 2
+    assert found[0].address != found[1].address
+    assert found[0].port_number != found[1].port_number

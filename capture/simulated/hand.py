@@ -152,12 +152,9 @@ def _blur(image: F32, sigma: float) -> F32:
 
 
 def _inscribed_radius(alpha: F32, ppm: float) -> float:
-    """Radius (canvas px) of the largest circle inside ``alpha > 0.5`` (exact Euclidean
-    distance transform; at half resolution on fine canvases, error below one pixel)."""
-    binary = (alpha > 0.5).astype(np.uint8)
-    if ppm <= 2.0:
-        return float(cv2.distanceTransform(binary, cv2.DIST_L2, cv2.DIST_MASK_PRECISE).max())
-    h, w = binary.shape
+    """Radius (canvas px) of the largest circle inside ``alpha > 0.5``: exact Euclidean distance
+    transform at half resolution (error about one canvas pixel, well below 1 % of the radius)."""
+    h, w = alpha.shape
     small = cv2.resize(alpha, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
     dist = cv2.distanceTransform((small > 0.5).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
     return 2.0 * float(dist.max())

@@ -10,6 +10,7 @@ pixel pitch is in :mod:`capture.simulated.texture`.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
@@ -212,6 +213,15 @@ def _hand_shape(rng: np.random.Generator) -> tuple[float, float, float, FloatArr
                 ),
             )
         )
+    # Adjacent fingers leave at least 3 % of the palm width between them (90 % of the nominal
+    # width is the visible finger), so the webs between them exist.
+    for k in range(len(fingers) - 1):
+        f, g = fingers[k], fingers[k + 1]
+        spacing = g.base[1] - f.base[1]
+        room = (spacing - 0.03 * w) / (0.45 * (f.width + g.width))
+        if room < 1.0:
+            fingers[k] = dataclasses.replace(f, width=f.width * room)
+            fingers[k + 1] = dataclasses.replace(g, width=g.width * room)
     fingers.append(
         Finger(
             name="thumb",
@@ -351,7 +361,7 @@ def _palm_lines(rng: np.random.Generator, w: float, length: float) -> list[Creas
         a([top + 0.06 * w + j(3), 0.22 * w + j(3)]),
         40,
     )
-    creases.append(Crease(heart, float(rng.uniform(0.10, 0.20)), float(rng.uniform(0.5, 0.8))))
+    creases.append(Crease(heart, float(rng.uniform(0.14, 0.26)), float(rng.uniform(0.5, 0.8))))
     # Head line (proximal transverse crease): from the radial edge between thumb and index,
     # across the palm, sloping towards the wrist.
     head_start = a([top + 0.36 * w + j(2), 0.53 * w])
@@ -362,7 +372,7 @@ def _palm_lines(rng: np.random.Generator, w: float, length: float) -> list[Creas
         a([top + 0.55 * w + j(6), -0.30 * w + j(6)]),
         40,
     )
-    creases.append(Crease(head, float(rng.uniform(0.10, 0.20)), float(rng.uniform(0.5, 0.8))))
+    creases.append(Crease(head, float(rng.uniform(0.14, 0.26)), float(rng.uniform(0.5, 0.8))))
     # Life line (thenar crease): starts with the head line, curves round the thenar eminence.
     life = _bezier(
         head_start + a([1.5, -1.0]),
@@ -371,7 +381,7 @@ def _palm_lines(rng: np.random.Generator, w: float, length: float) -> list[Creas
         a([0.48 * length + j(3), 0.22 * w + j(4)]),
         40,
     )
-    creases.append(Crease(life, float(rng.uniform(0.10, 0.20)), float(rng.uniform(0.5, 0.8))))
+    creases.append(Crease(life, float(rng.uniform(0.14, 0.26)), float(rng.uniform(0.5, 0.8))))
     # Fate line (longitudinal), present in most palms.
     if rng.random() < 0.7:
         fate = _bezier(
@@ -390,7 +400,7 @@ def _palm_lines(rng: np.random.Generator, w: float, length: float) -> list[Creas
         d = a([np.cos(ang), np.sin(ang)]) * ln / 2
         bend = a([-d[1], d[0]]) * rng.normal(0.0, 0.25)
         pts = _bezier(c - d, c - d / 3 + bend, c + d / 3 + bend, c + d, 16)
-        creases.append(Crease(pts, float(rng.uniform(0.03, 0.08)), float(rng.uniform(0.3, 0.5))))
+        creases.append(Crease(pts, float(rng.uniform(0.05, 0.12)), float(rng.uniform(0.3, 0.5))))
     # Wrist (rascette) creases.
     for k in range(int(rng.integers(1, 3))):
         uu = length / 2 + 2.5 + 6.0 * k + j(1.0)

@@ -35,6 +35,8 @@ _POSE_STREAM = 3
 _PHOTO_STREAM = 4
 _NOISE_STREAM = 5
 _FOREARM_FADE_MM = 80.0
+_STEP = 5
+_NO_MAP = np.empty((0,), np.float32)
 
 
 class SimulationError(Exception):
@@ -240,7 +242,10 @@ class _Mapping:
     """Canvas (x, y) -> image (x, y): projective ``m`` then the inverse of ``x + d(x)``."""
 
     m: FloatArray
-    disp: F32  # (rows, cols, 2) elastic displacement in image pixels (dx, dy)
+    # Elastic displacement (dx, dy) in image pixels on the sensor's coarse grid: sample (i, j)
+    # sits at image pixel ((i - 2) * _STEP + _STEP // 2, (j - 2) * _STEP + _STEP // 2); the field
+    # is the bilinear interpolation of these samples (as the upsampled sampling maps are).
+    disp: F32
 
     def project(self, pts_xy: FloatArray) -> FloatArray:
         p = np.c_[pts_xy, np.ones(len(pts_xy))] @ self.m.T
@@ -251,7 +256,8 @@ class _Mapping:
         target = self.project(pts_xy)
         x = target.copy()
         for _ in range(8):
-            x = target - _bilinear(self.disp, x)
+            grid = (x - _STEP // 2) / _STEP + 2.0
+            x = target - _bilinear(self.disp, grid)
         return x
 
 
@@ -336,10 +342,19 @@ class SimulatedSensor:
         self._identities: dict[tuple[int, str], PalmIdentity] = {}
         self._textures: OrderedDict[tuple[int, str], IdentityTextures] = OrderedDict()
         rows, cols = self.shape
-        self._grid_x, self._grid_y = np.meshgrid(
-            np.arange(cols, dtype=np.float32), np.arange(rows, dtype=np.float32)
-        )
+        # Smooth per-pixel fields (sampling maps, LED light) are computed on a coarse grid of
+        # every _STEP-th pixel (plus a ring outside the frame) and upsampled; cv2.resize by an
+        # odd integer factor samples source pixel k at destination pixel _STEP * k + _STEP // 2.
+        n_r = rows // _STEP + 3
+        n_c = cols // _STEP + 3
+        ys = (np.arange(n_r) - 1) * _STEP + _STEP // 2 - _STEP
+        xs = (np.arange(n_c) - 1) * _STEP + _STEP // 2 - _STEP
+        self._coarse_x, self._coarse_y = np.meshgrid(xs.astype(np.float64), ys.astype(np.float64))
+        self._coarse_size = (n_c * _STEP, n_r * _STEP)
+        # Destination pixel of image pixel (0, 0) in the upsampled coarse grid.
+        self._coarse_offset = _STEP * 2
         self._background, self._occluder_alpha, self._occluder_refl = self._device()
+        self._has_occluders = bool(self._occluder_alpha.any())
 
     # -- identities -------------------------------------------------------------------------
 
@@ -490,9 +505,16 @@ class SimulatedSensor:
         image, mask = self._render(tex, art, mapping, conditions, tilt, nrng)
 
         # Ground truth in the image.
-        valleys_img = {k: mapping.forward(np.array([v]))[0] for k, v in art.valleys_xy.items()}
-        tips = mapping.forward(art.fingertips_xy)[:, ::-1]
-        hull = mapping.forward(self._hull_points(tex, art))
+        names = list(art.valleys_xy)
+        hull_canvas = self._hull_points(tex, art)
+        mapped = mapping.forward(
+            np.vstack(
+                [np.array([art.valleys_xy[k] for k in names]), art.fingertips_xy, hull_canvas]
+            )
+        )
+        valleys_img = dict(zip(names, mapped[: len(names)], strict=True))
+        tips = mapped[len(names) : len(names) + 5][:, ::-1]
+        hull = mapped[len(names) + 5 :]
         in_frame = bool(
             np.all(hull >= -0.5)
             and np.all(hull[:, 0] <= cols - 0.5)
@@ -656,16 +678,18 @@ class SimulatedSensor:
         return np.vstack(pts)
 
     def _elastic(self, rng: np.random.Generator, scale: float) -> F32:
-        """Smooth random displacement field (image px): cubic upsampling of a coarse grid."""
+        """Smooth random displacement field (image px) on the coarse grid: a random grid with
+        25 mm spacing, upsampled by bicubic interpolation."""
         cfg = self.config
         rows, cols = self.shape
+        n_r, n_c = self._coarse_x.shape
         spacing = 25.0 * cfg.px_per_mm * scale
         gh = max(2, round(rows / spacing) + 2)
         gw = max(2, round(cols / spacing) + 2)
         sigma = cfg.elastic_rms_mm * cfg.px_per_mm * scale / math.sqrt(2.0)
         coarse = rng.normal(0.0, sigma, (gh, gw, 2)).astype(np.float32)
         field2: F32 = np.asarray(
-            cv2.resize(coarse, (cols, rows), interpolation=cv2.INTER_CUBIC), dtype=np.float32
+            cv2.resize(coarse, (n_c, n_r), interpolation=cv2.INTER_CUBIC), dtype=np.float32
         )
         return field2
 
@@ -681,50 +705,84 @@ class SimulatedSensor:
         nrng: np.random.Generator,
     ) -> tuple[U8, npt.NDArray[np.bool_]]:
         cfg = self.config
-        _rows, _cols = self.shape
-        ch, _cw = tex.shape
+        rows, cols = self.shape
+        ch = tex.shape[0]
         # Limb darkening: surfaces near the silhouette turn away from the LEDs.
         soft = _blur(art.alpha, 1.8 * tex.px_per_mm)
         shade = 0.45 + 0.55 * np.clip((soft - 0.5) * 2.0, 0.0, 1.0)
-        canvas = cv2.merge([art.reflectance * shade, art.alpha])
+        # Premultiplied by alpha, so the interpolated edge blends hand and background correctly.
+        canvas = cv2.merge([art.reflectance * shade * art.alpha, art.alpha])
 
-        minv = np.linalg.inv(mapping.m).astype(np.float32)
-        px = self._grid_x + mapping.disp[..., 0]
-        py = self._grid_y + mapping.disp[..., 1]
+        # Backward map image -> canvas (projective after the elastic displacement), the forearm
+        # fade and the LED field, all smooth: computed on the coarse grid, upsampled once.
+        minv = np.linalg.inv(mapping.m)
+        gx, gy = self._coarse_x, self._coarse_y
+        px = gx + mapping.disp[..., 0]
+        py = gy + mapping.disp[..., 1]
         den = minv[2, 0] * px + minv[2, 1] * py + minv[2, 2]
         mx = (minv[0, 0] * px + minv[0, 1] * py + minv[0, 2]) / den
         my = (minv[1, 0] * px + minv[1, 1] * py + minv[1, 2]) / den
-        # The forearm continues beyond the canvas: repeat its last rows.
-        my_clamped = np.minimum(my, np.float32(ch - 1.001))
-        warped = cv2.remap(
-            canvas, mx, my_clamped, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
-        )
-        refl, alpha = warped[..., 0], warped[..., 1]
         # The forearm leaves the LED cone: it darkens away from the wrist.
         wrist_row = (tex.identity.palm_length / 2 - tex.origin_mm[0]) * tex.px_per_mm
         fade_len = _FOREARM_FADE_MM * tex.px_per_mm
-        fade = np.clip(1.0 - 0.5 * (my - np.float32(wrist_row)) / np.float32(fade_len), 0.5, 1.0)
-
-        occ_a = self._occluder_alpha
-        hand_a = alpha * (1.0 - occ_a)
-        scene = hand_a * refl * fade + (1.0 - alpha) * (1.0 - occ_a) * self._background
-        scene += occ_a * self._occluder_refl
+        fade = np.clip(1.0 - 0.5 * (my - wrist_row) / fade_len, 0.5, 1.0)
         focal = cfg.focal_px
         gradient = (
             -2.0 * math.sin(math.radians(tilt[0])) / focal,
             2.0 * math.sin(math.radians(tilt[1])) / focal,
         )
-        amb = np.float32(cond.ambient) * (0.35 + 0.6 * hand_a * refl + 0.3 * occ_a)
-        if cond.led:
-            light = led_field(self.shape, cond.led_centre_rc, cond.led_radius_px, gradient)
-            signal = np.float32(cond.exposure) * light * scene + amb
-        else:
-            signal = amb
-        signal = blur(
-            signal.astype(np.float32), cond.defocus_sigma, cond.motion_px, cond.motion_angle_deg
+        light = led_field(gy, gx, cond.led_centre_rc, cond.led_radius_px, gradient)
+        # The forearm continues beyond the canvas: repeat its last rows.
+        o = self._coarse_offset
+        maps = cv2.resize(
+            np.stack([mx, np.minimum(my, ch - 1.001)], axis=2).astype(np.float32),
+            self._coarse_size,
+            interpolation=cv2.INTER_LINEAR,
+        )[o : o + rows, o : o + cols]
+        photo = np.asarray(
+            cv2.resize(
+                np.stack([fade, light], axis=2).astype(np.float32),
+                self._coarse_size,
+                interpolation=cv2.INTER_LINEAR,
+            )[o : o + rows, o : o + cols],
+            dtype=np.float32,
         )
+        # One interleaved (x, y) float map; the empty second map means "none".
+        warped = np.asarray(
+            cv2.remap(
+                canvas,
+                maps,
+                _NO_MAP,
+                cv2.INTER_LINEAR,
+                borderMode=cv2.BORDER_CONSTANT,
+                borderValue=0,
+            ),
+            dtype=np.float32,
+        )
+        hand_term: F32 = warped[..., 0]
+        alpha: F32 = warped[..., 1]
+        fade_img: F32 = photo[..., 0]
+        light_img: F32 = photo[..., 1]
+        scene: F32
+        amb: F32
+        one = np.float32(1.0)
+        if self._has_occluders:
+            occ_a = self._occluder_alpha
+            hand_term *= one - occ_a
+            scene = np.asarray(
+                hand_term * fade_img + (one - alpha) * (one - occ_a) * self._background,
+                dtype=np.float32,
+            )
+            scene += occ_a * self._occluder_refl
+            amb = np.float32(cond.ambient) * (0.35 + 0.6 * hand_term + 0.3 * occ_a)
+            mask = (alpha > 0.5) & (occ_a < 0.5)
+        else:
+            scene = hand_term * fade_img + (one - alpha) * self._background
+            amb = np.float32(cond.ambient) * (0.35 + 0.6 * hand_term)
+            mask = alpha > 0.5
+        signal: F32 = np.float32(cond.exposure) * light_img * scene + amb if cond.led else amb
+        signal = blur(signal, cond.defocus_sigma, cond.motion_px, cond.motion_angle_deg)
         image = sensor_readout(signal, nrng, cond.electrons_per_level, cond.read_noise)
-        mask = (alpha > 0.5) & (occ_a < 0.5)
         return image, mask
 
     def _device(self) -> tuple[F32, F32, F32]:
@@ -745,7 +803,7 @@ class SimulatedSensor:
         self._peg_bottom = 0.0
         if self.geometry == "pegged":
             ppm = cfg.px_per_mm
-            pw = 9.0 * ppm
+            pw = 12.0 * ppm
             bottom = 0.11 * rows
             self._peg_bottom = bottom
             x0, x1 = cols / 2 - pw / 2, cols / 2 + pw / 2
@@ -764,12 +822,13 @@ class SimulatedSensor:
                 -1,
             )
             rim = cv2.dilate(peg, np.ones((5, 5), np.uint8))
+            # Brushed metal: bright, a knurled band, darker towards the cylinder's sides.
             face = (
-                0.45
-                + 0.12 * np.sin(xx * (2 * np.pi / 5.0))
-                + 0.05 * rng.standard_normal((rows, cols)).astype(np.float32)
+                0.75
+                + 0.08 * np.sin(xx * (2 * np.pi / 5.0))
+                + 0.04 * rng.standard_normal((rows, cols)).astype(np.float32)
             )
-            face *= 1.0 - 0.4 * ((xx - cols / 2) / (pw / 2)) ** 2
+            face *= 1.0 - 0.45 * ((xx - cols / 2) / (pw / 2)) ** 2
             occ_a = np.asarray(cv2.GaussianBlur(rim, (0, 0), 0.7), dtype=np.float32)
             occ_r = np.where(peg > 0, face, 0.02).astype(np.float32)
             occ_r = np.asarray(cv2.GaussianBlur(occ_r, (0, 0), 0.7), dtype=np.float32)

@@ -247,16 +247,24 @@ def render_identity(
     palm *= 1.0 + 0.012 * _smooth_noise(rng, shape, 1.2 * ppm)
     palm *= 1.0 + 0.010 * _smooth_noise(rng, shape, 0.3 * ppm)
 
-    # Fine wrinkles: many short faint creases.
+    # Fine wrinkles: many short faint creases, organised in families that follow a smooth
+    # orientation field (as the secondary creases of a palm do), plus a share of random ones.
     wrinkles = np.zeros(shape, np.float32)
+    field_shape = (int(np.ceil((u1 - u0) / 4.0)) + 1, int(np.ceil((v1 - v0) / 4.0)) + 1)
+    orientation = np.pi * _smooth_noise(rng, field_shape, 3.0)
     n_wr = int(0.05 * w * length)
     for _ in range(n_wr):
         c = np.array([rng.uniform(-length / 2, length / 2 + 0.3 * w), rng.uniform(-w / 2, w / 2)])
-        ang = rng.uniform(0, np.pi)
-        d = np.array([np.cos(ang), np.sin(ang)]) * rng.uniform(1.0, 3.5)
-        seg = to_canvas(np.stack([c - d, c + d]))
-        _draw_polyline(wrinkles, seg, float(rng.uniform(0.01, 0.035)), 1.0, taper=False)
-    wrinkles = _f32(cv2.GaussianBlur(wrinkles, (0, 0), max(0.5, 0.25 * ppm)))
+        if rng.random() < 0.7:
+            cell = ((c - np.array([u0, v0])) / 4.0).astype(int)
+            ang = float(orientation[cell[0], cell[1]]) + rng.normal(0.0, 0.2)
+        else:
+            ang = float(rng.uniform(0, np.pi))
+        half = np.array([np.cos(ang), np.sin(ang)]) * rng.uniform(1.5, 5.0)
+        bend = np.array([-half[1], half[0]]) * rng.normal(0.0, 0.2)
+        seg = to_canvas(np.stack([c - half, c + bend, c + half]))
+        _draw_polyline(wrinkles, seg, float(rng.uniform(0.03, 0.08)), 0.45 * ppm)
+    wrinkles = _f32(cv2.GaussianBlur(wrinkles, (0, 0), max(0.5, 0.2 * ppm)))
 
     creases = np.zeros(shape, np.float32)
     for cr in ident.creases:
@@ -298,7 +306,7 @@ def _render_veins(
         # Density grows with the vessel diameter (path length through blood) and falls with depth.
         for k in range(len(pts) - 1):
             wid = float(ves.widths[k])
-            dens = 0.08 * min(1.0, wid / 3.5) * (1.0 - 0.5 * ves.depth)
+            dens = 0.10 * min(1.0, wid / 3.5) * (1.0 - 0.5 * ves.depth)
             thick = max(1, round(0.7 * wid * ppm))
             p0 = (round(pts[k, 0] * 16), round(pts[k, 1] * 16))
             p1 = (round(pts[k + 1, 0] * 16), round(pts[k + 1, 1] * 16))

@@ -291,6 +291,89 @@ def _subset(everyone: _Templates, indices: Sequence[int]) -> _Templates:
     )
 
 
+_EXTREMES = 10  # worst genuine and impostor comparisons listed in the report, for diagnosis
+
+
+def _extreme_positions(
+    values: npt.NDArray[np.float32], candidates: npt.NDArray[np.intp], lowest: bool
+) -> npt.NDArray[np.intp]:
+    """Positions (among ``candidates``) of the lowest or highest values, most extreme first."""
+    if candidates.size == 0:
+        return candidates
+    picked = values[candidates] if lowest else -values[candidates]
+    k = min(_EXTREMES, candidates.size)
+    top = np.argpartition(picked, k - 1)[:k]
+    return candidates[top[np.argsort(picked[top], kind="stable")]]
+
+
+def _pair_rows(
+    values: npt.NDArray[np.float32],
+    positions: npt.NDArray[np.intp],
+    probe_of: Callable[[int], tuple[str, str]],
+    enrolled_of: Callable[[int], tuple[str, str]],
+    split: Callable[[npt.NDArray[np.intp]], tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]],
+) -> list[dict[str, Any]]:
+    rows, cols = split(positions)
+    out = []
+    for pos, r, c in zip(positions, rows, cols, strict=True):
+        probe_id, probe_file = probe_of(int(r))
+        enrolled_id, enrolled_file = enrolled_of(int(c))
+        out.append(
+            {
+                "enrolled_id": enrolled_id,
+                "enrolled_file": enrolled_file,
+                "probe_id": probe_id,
+                "probe_file": probe_file,
+                "score": float(values[pos]),
+            }
+        )
+    return out
+
+
+def _cross_session_extremes(
+    matrix: npt.NDArray[np.float32],
+    same: npt.NDArray[np.bool_],
+    probes: _Templates,
+    gallery: _Templates,
+) -> dict[str, Any]:
+    flat, mated = matrix.ravel(), same.ravel()
+
+    def who(t: _Templates) -> Callable[[int], tuple[str, str]]:
+        return lambda i: (t.samples[i].identity, t.files[i])
+
+    def split(p: npt.NDArray[np.intp]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        rows, cols = np.divmod(p, matrix.shape[1])
+        return rows, cols
+
+    low = _extreme_positions(flat, np.flatnonzero(mated), lowest=True)
+    high = _extreme_positions(flat, np.flatnonzero(~mated), lowest=False)
+    return {
+        "lowest_genuine": _pair_rows(flat, low, who(probes), who(gallery), split),
+        "highest_impostor": _pair_rows(flat, high, who(probes), who(gallery), split),
+    }
+
+
+def _all_pairs_extremes(
+    scores: npt.NDArray[np.float32], flags: npt.NDArray[np.bool_], everyone: _Templates
+) -> dict[str, Any]:
+    def who(i: int) -> tuple[str, str]:
+        return everyone.samples[i].identity, everyone.files[i]
+
+    def split(p: npt.NDArray[np.intp]) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.intp]]:
+        # Pair (i, j), i < j, sits at j (j - 1) / 2 + i: invert the triangular number.
+        j = np.floor((1 + np.sqrt(1 + 8 * p.astype(np.float64))) / 2).astype(np.intp)
+        j -= (j * (j - 1) // 2) > p  # guard against rounding either way
+        j += ((j + 1) * j // 2) <= p
+        return j, p - j * (j - 1) // 2
+
+    low = _extreme_positions(scores, np.flatnonzero(flags), lowest=True)
+    high = _extreme_positions(scores, np.flatnonzero(~flags), lowest=False)
+    return {
+        "lowest_genuine": _pair_rows(scores, low, who, who, split),
+        "highest_impostor": _pair_rows(scores, high, who, who, split),
+    }
+
+
 # --- evaluation -----------------------------------------------------------------------------
 
 
@@ -494,8 +577,9 @@ def evaluate(
                 f"unexpected exceptions, e.g. {crashes[0].file}: {crashes[0].reason}"
             )
         everyone = _Templates(kept_samples, templates, [relative(s.path) for s in kept_samples])
-        sessions = sorted({s.session for s in kept_samples if s.session is not None})
-        cross_session = len(sessions) >= 2 and all(s.session is not None for s in kept_samples)
+        # The protocol follows the layout, not what survived extraction.
+        sessions = sorted({s.session for s in samples if s.session is not None})
+        cross_session = len(sessions) >= 2 and all(s.session is not None for s in samples)
         if len(everyone.templates) < 2:
             raise EvaluationError(
                 f"only {len(everyone.templates)} of {len(samples)} images gave a template"
@@ -504,12 +588,19 @@ def evaluate(
             if cross_session:
                 first = [i for i, s in enumerate(kept_samples) if s.session == sessions[0]]
                 later = [i for i, s in enumerate(kept_samples) if s.session != sessions[0]]
+                if not first or not later:
+                    raise EvaluationError(
+                        f"no templates from session {sessions[0]}"
+                        if not first
+                        else "no templates from the later sessions"
+                    )
                 gallery, probes = _subset(everyone, first), _subset(everyone, later)
                 matrix = _score_matrix(
                     scorer, probes, gallery, writer, bar, "Comparing (cross-session)"
                 )
                 same = np.asarray(probes.ids())[:, None] == np.asarray(gallery.ids())[None, :]
                 genuine, impostor = matrix[same], matrix[~same]
+                extremes = _cross_session_extremes(matrix, same, probes, gallery)
                 protocol = (
                     f"cross-session: session {sessions[0]} samples x samples of sessions "
                     + ", ".join(str(s) for s in sessions[1:])
@@ -517,6 +608,7 @@ def evaluate(
             else:
                 scores, flags = _all_pairs(scorer, everyone, writer, bar)
                 genuine, impostor = scores[flags], scores[~flags]
+                extremes = _all_pairs_extremes(scores, flags, everyone)
                 del scores, flags
                 gallery, probes = _first_half_split(everyone)
                 matrix = _score_matrix(
@@ -526,6 +618,7 @@ def evaluate(
             score_lines = writer.lines
     verification, eer_result, points = _verification(genuine, impostor, fmr_targets)
     verification["protocol"] = protocol
+    verification.update(extremes)
     identification = (
         _identification(matrix, probes, gallery, seed, fpir_target)
         if len(probes.templates)

@@ -159,3 +159,45 @@ def test_too_few_templates_is_an_error(tmp_path):
     _image(root / "b" / "1.png", 100)
     with pytest.raises(EvaluationError, match="only 1 of 2 images"):
         _run(root, tmp_path / "out")
+
+
+def _check_extremes(report: dict, result, root: Path) -> None:
+    lowest = report["verification"]["lowest_genuine"]
+    highest = report["verification"]["highest_impostor"]
+    assert lowest and highest
+    assert all(p["enrolled_id"] == p["probe_id"] for p in lowest)
+    assert all(p["enrolled_id"] != p["probe_id"] for p in highest)
+    assert [p["score"] for p in lowest] == sorted(p["score"] for p in lowest)
+    assert lowest[0]["score"] == pytest.approx(float(result.genuine.min()))
+    assert highest[0]["score"] == pytest.approx(float(result.impostor.max()))
+    for pair in lowest + highest:  # the listed files really give the listed score
+        a = toy_extract(cv2.imread(str(root / pair["enrolled_file"]), cv2.IMREAD_GRAYSCALE))
+        b = toy_extract(cv2.imread(str(root / pair["probe_file"]), cv2.IMREAD_GRAYSCALE))
+        assert toy_compare_many(b, [a])[0] == pytest.approx(pair["score"], abs=1e-6)
+
+
+def test_report_lists_the_worst_pairs_cross_session(two_sessions, tmp_path):
+    result = _run(two_sessions, tmp_path / "out")
+    _check_extremes(result.report, result, two_sessions)
+    lowest = result.report["verification"]["lowest_genuine"]
+    assert all("/s1_" in p["enrolled_file"] and "/s2_" in p["probe_file"] for p in lowest)
+
+
+def test_report_lists_the_worst_pairs_all_pairs(tmp_path):
+    root = tmp_path / "data"
+    rng = np.random.default_rng(5)
+    for k in range(30):
+        for n in range(3):
+            _image(root / f"id{k:02d}" / f"{n}.png", int(rng.integers(10, 240)))
+    result = _run(root, tmp_path / "out")
+    _check_extremes(result.report, result, root)
+
+
+def test_a_session_without_templates_is_an_error_not_a_silent_protocol_change(tmp_path):
+    root = tmp_path / "data"
+    for identity, value in (("a", 50), ("b", 90)):
+        _image(root / identity / "s1_01.png", value)
+        _image(root / identity / "s1_02.png", value)
+        _image(root / identity / "s2_01.png", 0)  # every session-2 image is rejected
+    with pytest.raises(EvaluationError, match="no templates from the later sessions"):
+        _run(root, tmp_path / "out")

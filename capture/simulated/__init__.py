@@ -57,10 +57,12 @@ Palm axis / ROI angle
     ``e`` = unit vector from ``ring_little`` to ``index_middle``; the palm axis ``up`` (from the
     palm towards the fingers) is ``e`` turned 90 degrees: ``up = (-e_col, e_row)`` for a right
     hand, ``(e_col, -e_row)`` for a left hand. ``roi_angle_deg`` = ``a`` with
-    ``up = (-cos a, -sin a)``: 0 means fingers up, positive is counter-clockwise on screen (the
-    convention of ``cv2.getRotationMatrix2D`` and ``skimage.transform.rotate``). It differs from
-    the applied ``pose.rotation_deg`` by the valley line's own tilt in the hand (typically 2-8
-    degrees, because the little finger sits lower).
+    ``up = (-cos a, sin a)``, i.e. ``a = degrees(atan2(up_col, -up_row))``: 0 means fingers up
+    (towards row 0), positive means the fingers turn towards increasing columns (clockwise on
+    screen; the convention of ``biometric.PalmRoi.angle``, and the opposite sign of
+    ``cv2.getRotationMatrix2D``'s angle). It differs from the applied ``pose.rotation_deg``
+    (same sign convention) by the valley line's own tilt in the hand (typically 2-8 degrees,
+    because the little finger sits lower).
 Palm radius
     ``palm_radius``: radius of the largest circle inscribed in the whole hand silhouette (palm
     rows only, forearm excluded), measured on the upright hand and multiplied by ``pose.scale``

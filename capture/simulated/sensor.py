@@ -63,7 +63,8 @@ class CapturePose:
     Attributes
     ----------
     rotation_deg : float
-        In-plane rotation applied to the upright hand, counter-clockwise on screen.
+        In-plane rotation applied to the upright hand, degrees; positive turns the fingers
+        towards increasing columns (clockwise on screen), as ``roi_angle_deg``.
     scale : float
         Relative scale (1 = the sensor's nominal distance); the image pitch is
         ``scale * px_per_mm``.
@@ -127,7 +128,8 @@ class SimulatedCapture:
         (row, col) of the palm ROI centre.
     roi_angle_deg : float
         Palm axis angle: the direction from the palm towards the fingers is
-        ``(-cos a, -sin a)`` in (row, col); 0 = fingers up, positive = counter-clockwise.
+        ``(-cos a, sin a)`` in (row, col); 0 = fingers up (towards row 0), positive = fingers
+        turned towards increasing columns (clockwise on screen).
     roi_side : float
         Side of the square ROI, pixels.
     palm_radius : float
@@ -165,7 +167,7 @@ class SimulatedCapture:
         "Left"/"right" as seen with the palm axis pointing up on screen.
         """
         a = math.radians(self.roi_angle_deg)
-        up = np.array([-math.cos(a), -math.sin(a)])
+        up = np.array([-math.cos(a), math.sin(a)])
         right = np.array([up[1], -up[0]])
         c = np.array(self.roi_center)
         h = self.roi_side / 2
@@ -525,7 +527,7 @@ class SimulatedSensor:
         e = (v1 - v3) / np.linalg.norm(v1 - v3)
         sgn = -1.0 if mirrored else 1.0
         up = sgn * np.array([-e[1], e[0]])
-        roi_angle = math.degrees(math.atan2(-up[1], -up[0]))
+        roi_angle = math.degrees(math.atan2(up[1], -up[0]))
         radius = art.inscribed_radius_px * scale
         side = ROI_SIDE_FACTOR * radius
         centre_roi = (v1 + v3) / 2 - up * (ROI_OFFSET_FACTOR * radius + side / 2)
@@ -577,7 +579,8 @@ class SimulatedSensor:
     ) -> FloatArray:
         """Canvas -> image-relative (centred at the palm origin) projective map, no translation."""
         a = math.radians(rotation)
-        rot = np.array([[math.cos(a), math.sin(a)], [-math.sin(a), math.cos(a)]])
+        # Clockwise on screen (x right, y down) for positive angles.
+        rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
         flip = np.diag([-1.0, 1.0]) if mirrored else np.eye(2)
         lin = np.eye(3)
         lin[:2, :2] = scale * rot @ flip

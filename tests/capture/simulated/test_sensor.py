@@ -25,7 +25,7 @@ FloatArray = npt.NDArray[np.float64]
 
 def up_vector(cap: SimulatedCapture) -> FloatArray:
     a = math.radians(cap.roi_angle_deg)
-    return np.array([-math.cos(a), -math.sin(a)])
+    return np.array([-math.cos(a), math.sin(a)])
 
 
 def inside(mask: npt.NDArray[np.bool_], pts: FloatArray) -> npt.NDArray[np.bool_]:

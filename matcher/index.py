@@ -1,0 +1,450 @@
+"""The in-memory 1:N palm index: binary-code shortlist in FAISS, exact re-ranking.
+
+A search codes the probe (:mod:`matcher.codes`), finds the ``shortlist`` gallery templates with
+the nearest codes by exhaustive Hamming search in FAISS flat binary indexes, and re-ranks those
+templates with :func:`biometric.compare_many`. A subject's score is its best template's score.
+
+Design notes
+------------
+* Flat (exhaustive) binary indexes: their result is exact for the code, they support removal,
+  and at 48 bytes a code a million templates take 48 MB. (Binary HNSW cannot remove entries;
+  IVF trades recall for speed this index does not need.)
+* The gallery is split into ``shards`` flat indexes searched in parallel threads, because faiss
+  parallelises a flat binary search over queries, not over the database: one query would use
+  one core. Each thread runs faiss with one OpenMP thread (see :mod:`matcher._faiss`).
+* Every template occupies a slot of two NumPy arrays (planes and masks); the slot number is the
+  FAISS id. The full templates are kept because re-ranking needs them.
+* Thread safety: searches share a readers-writer lock, additions and removals take it
+  exclusively, so a search sees each template either completely added or not at all.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import TypeVar
+
+import numpy as np
+import numpy.typing as npt
+
+import biometric
+from matcher._faiss import faiss, single_threaded
+from matcher.codes import code_bits, shortlist_codes
+from matcher.errors import AlgorithmMismatchError
+from matcher.rwlock import ReadWriteLock
+
+#: Templates re-ranked exactly per search (before grouping by subject).
+DEFAULT_SHORTLIST = 64
+#: Templates compared per call when searching exhaustively (bounds temporary memory).
+_EXHAUSTIVE_CHUNK = 8192
+
+
+@dataclass(frozen=True, order=False)
+class Candidate:
+    """A gallery subject and its similarity to the probe (:func:`biometric.compare`'s scale)."""
+
+    subject_id: str
+    score: float
+
+
+@dataclass(frozen=True)
+class Geometry:
+    """What every template of one index shares: algorithm, bit planes, rows and columns."""
+
+    algorithm: str
+    planes: int
+    rows: int
+    cols: int
+
+    @classmethod
+    def of(cls, template: biometric.Template) -> Geometry:
+        p, r = template.planes.shape
+        return cls(template.algorithm, int(p), int(r), int(template.cols))
+
+
+@dataclass(frozen=True)
+class IndexContents:
+    """Everything needed to rebuild an index: per template its key, subject and bits."""
+
+    geometry: Geometry
+    keys: npt.NDArray[np.int64]
+    subject_ids: tuple[str, ...]
+    planes: npt.NDArray[np.uint32]
+    mask: npt.NDArray[np.uint32]
+
+
+class PalmIndex:
+    """In-memory 1:N index of palm templates, several templates per subject allowed.
+
+    Parameters
+    ----------
+    shortlist : int
+        Number of templates re-ranked exactly per search.
+    shards : int
+        Number of flat indexes searched in parallel (use the number of cores to give a query).
+    algorithm : str, optional
+        Only templates of this algorithm are accepted; defaults to :data:`biometric.ALGORITHM`.
+
+    Examples
+    --------
+    >>> index = PalmIndex()
+    >>> index.add("subject-42", template)                          # doctest: +SKIP
+    >>> index.search(probe, k=5)                                   # doctest: +SKIP
+    [Candidate(subject_id='subject-42', score=0.71), ...]
+    """
+
+    def __init__(
+        self,
+        *,
+        shortlist: int = DEFAULT_SHORTLIST,
+        shards: int = 2,
+        algorithm: str | None = None,
+    ) -> None:
+        if shortlist < 1:
+            raise ValueError(f"shortlist must be at least 1, got {shortlist}")
+        if shards < 1:
+            raise ValueError(f"shards must be at least 1, got {shards}")
+        self.shortlist = shortlist
+        self.algorithm = algorithm or biometric.ALGORITHM
+        self._n_shards = shards
+        self._lock = ReadWriteLock()
+        self._geometry: Geometry | None = None
+        self._shards: list[object] = []
+        self._planes: npt.NDArray[np.uint32] = np.zeros((0, 0, 0), dtype=np.uint32)
+        self._mask: npt.NDArray[np.uint32] = np.zeros((0, 0), dtype=np.uint32)
+        self._subject_of: list[str | None] = []
+        self._key_of: npt.NDArray[np.int64] = np.zeros(0, dtype=np.int64)
+        self._slots_of: dict[str, list[int]] = {}
+        self._slot_of_key: dict[int, int] = {}
+        self._free: list[int] = []
+        self._next_key = itertools.count(1)
+        self._pool = (
+            ThreadPoolExecutor(shards, "palm-index", initializer=single_threaded)
+            if shards > 1
+            else None
+        )
+        single_threaded()
+
+    # -- size --------------------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        """Number of templates."""
+        return len(self._slot_of_key)
+
+    @property
+    def subject_count(self) -> int:
+        """Number of subjects with at least one template."""
+        return len(self._slots_of)
+
+    def __contains__(self, subject_id: object) -> bool:
+        return subject_id in self._slots_of
+
+    def subjects(self) -> list[str]:
+        """Enrolled subject ids (a copy)."""
+        with self._lock.read():
+            return list(self._slots_of)
+
+    def memory_bytes(self) -> dict[str, int]:
+        """Bytes held: ``codes`` (FAISS codes and ids) and ``templates`` (re-ranking arrays)."""
+        with self._lock.read():
+            n = len(self._slot_of_key)
+            code_bytes = 0 if self._geometry is None else self._code_size() * n
+            return {
+                "codes": code_bytes + 16 * n,  # id array and reverse map of IndexBinaryIDMap2
+                "templates": int(self._planes.nbytes + self._mask.nbytes + self._key_of.nbytes),
+            }
+
+    # -- changes -----------------------------------------------------------------------------
+
+    def add(self, subject_id: str, template: biometric.Template, *, key: int | None = None) -> int:
+        """Add one template of ``subject_id``; return its key (``key`` if given, else a new one).
+
+        Raises
+        ------
+        AlgorithmMismatchError
+            The template's algorithm or grid differs from the index's.
+        ValueError
+            ``key`` is already in the index.
+        """
+        keys = self.add_many(
+            [subject_id], template.planes[None], template.mask[None], Geometry.of(template),
+            keys=None if key is None else [key],
+        )
+        return int(keys[0])
+
+    def add_many(
+        self,
+        subject_ids: Sequence[str],
+        planes: npt.NDArray[np.uint32],
+        mask: npt.NDArray[np.uint32],
+        geometry: Geometry,
+        *,
+        keys: Sequence[int] | npt.NDArray[np.int64] | None = None,
+    ) -> npt.NDArray[np.int64]:
+        """Add many templates given as stacked arrays (bulk loading); return their keys.
+
+        ``planes`` is (G, P, R) and ``mask`` (G, R) uint32 as in :class:`biometric.Template`.
+        """
+        g = len(subject_ids)
+        if planes.shape[0] != g or mask.shape[0] != g:
+            raise ValueError("subject_ids, planes and mask must have the same length")
+        if (planes.shape[1:], mask.shape[1:]) != ((geometry.planes, geometry.rows),
+                                                  (geometry.rows,)):
+            raise ValueError("planes and mask do not match the stated geometry")
+        self._check_geometry(geometry)
+        for subject in subject_ids:
+            if not isinstance(subject, str) or not subject:
+                raise ValueError("subject ids must be non-empty strings")
+        codes = shortlist_codes(planes, mask, geometry.cols)  # outside the lock: the slow part
+        with self._lock.write():
+            self._ensure_geometry(geometry)
+            if keys is None:
+                new_keys = np.array([next(self._next_key) for _ in range(g)], dtype=np.int64)
+            else:
+                new_keys = np.asarray(keys, dtype=np.int64)
+                if len(new_keys) != g or len(set(new_keys.tolist())) != g:
+                    raise ValueError("keys must be unique and one per template")
+                taken = [int(k) for k in new_keys if int(k) in self._slot_of_key]
+                if taken:
+                    raise ValueError(f"template keys already in the index: {taken[:5]}")
+            slots = self._allocate(g)
+            self._planes[slots] = planes
+            self._mask[slots] = mask
+            self._key_of[slots] = new_keys
+            for slot, subject, key in zip(slots.tolist(), subject_ids, new_keys.tolist(),
+                                          strict=True):
+                self._subject_of[slot] = subject
+                self._slots_of.setdefault(subject, []).append(slot)
+                self._slot_of_key[key] = slot
+            for s, shard in enumerate(self._shards):
+                sel = slots % self._n_shards == s
+                if sel.any():
+                    shard.add_with_ids(  # type: ignore[attr-defined]
+                        np.ascontiguousarray(codes[sel]), slots[sel]
+                    )
+            if keys is None:
+                return new_keys
+            # Keep automatically issued keys clear of the caller's.
+            top = int(new_keys.max())
+            self._next_key = itertools.count(max(top + 1, next(self._next_key)))
+            return new_keys
+
+    def remove(self, subject_id: str) -> int:
+        """Remove every template of ``subject_id``; return how many were removed (0 if none)."""
+        with self._lock.write():
+            slots = self._slots_of.pop(subject_id, [])
+            self._release(slots)
+            return len(slots)
+
+    def remove_template(self, key: int) -> bool:
+        """Remove the template with ``key``; return whether it was present."""
+        with self._lock.write():
+            slot = self._slot_of_key.get(int(key))
+            if slot is None:
+                return False
+            subject = self._subject_of[slot]
+            assert subject is not None
+            remaining = [s for s in self._slots_of[subject] if s != slot]
+            if remaining:
+                self._slots_of[subject] = remaining
+            else:
+                del self._slots_of[subject]
+            self._release([slot])
+            return True
+
+    # -- search ------------------------------------------------------------------------------
+
+    def search(
+        self, probe: biometric.Template, k: int = 5, *, shortlist: int | None = None
+    ) -> list[Candidate]:
+        """The ``k`` best subjects for ``probe``, best first.
+
+        Parameters
+        ----------
+        probe : biometric.Template
+        k : int
+            Number of subjects returned (fewer if the gallery is smaller).
+        shortlist : int, optional
+            Templates re-ranked exactly; defaults to the index's ``shortlist``.
+
+        Returns
+        -------
+        list of Candidate
+            Scores on :func:`biometric.compare`'s scale.
+        """
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        self._check_geometry(Geometry.of(probe))
+        code = shortlist_codes(probe.planes[None], probe.mask[None], probe.cols)
+        with self._lock.read():
+            if not self._slot_of_key:
+                return []
+            assert self._geometry is not None
+            n = min(shortlist or self.shortlist, len(self._slot_of_key))
+            slots = self._nearest_codes(code, n)
+            subjects = [self._subject_of[s] for s in slots.tolist()]
+            planes, mask = self._planes[slots], self._mask[slots]
+            geometry = self._geometry
+        stack = biometric.TemplateStack(
+            [biometric.Template(planes[i], mask[i], geometry.cols, geometry.algorithm)
+             for i in range(len(slots))]
+        )
+        scores = biometric.compare_many(probe, stack)
+        return _best_per_subject(subjects, scores, k)
+
+    def search_exhaustive(self, probe: biometric.Template, k: int = 5) -> list[Candidate]:
+        """Like :meth:`search` but compares ``probe`` with every template exactly (slow: for
+        evaluation and as the reference the shortlist is measured against)."""
+        if k < 1:
+            raise ValueError(f"k must be at least 1, got {k}")
+        self._check_geometry(Geometry.of(probe))
+        with self._lock.read():
+            if not self._slot_of_key or self._geometry is None:
+                return []
+            slots = np.fromiter(self._slot_of_key.values(), dtype=np.int64)
+            subjects = [self._subject_of[s] for s in slots.tolist()]
+            planes, mask, geometry = self._planes[slots], self._mask[slots], self._geometry
+        scores = np.concatenate([
+            biometric.compare_many(probe, _stack(planes[i:i + _EXHAUSTIVE_CHUNK],
+                                                 mask[i:i + _EXHAUSTIVE_CHUNK], geometry))
+            for i in range(0, len(slots), _EXHAUSTIVE_CHUNK)
+        ])
+        return _best_per_subject(subjects, scores, k)
+
+    def contents(self) -> IndexContents:
+        """A consistent copy of the index's templates (for snapshots)."""
+        with self._lock.read():
+            geometry = self._geometry or Geometry(self.algorithm, 0, 0, 0)
+            slots = np.fromiter(self._slot_of_key.values(), dtype=np.int64,
+                                count=len(self._slot_of_key))
+            slots.sort()
+            return IndexContents(
+                geometry=geometry,
+                keys=self._key_of[slots].copy() if len(slots) else np.zeros(0, np.int64),
+                subject_ids=tuple(str(self._subject_of[s]) for s in slots.tolist()),
+                planes=self._planes[slots] if len(slots) else np.zeros((0, 0, 0), np.uint32),
+                mask=self._mask[slots] if len(slots) else np.zeros((0, 0), np.uint32),
+            )
+
+    def close(self) -> None:
+        """Stop the search threads (the index stays usable single-threaded)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+
+    # -- internals (callers hold the lock where noted) ---------------------------------------
+
+    def _check_geometry(self, geometry: Geometry) -> None:
+        if geometry.algorithm != self.algorithm:
+            raise AlgorithmMismatchError(
+                f"template made by {geometry.algorithm!r}; this index holds {self.algorithm!r}"
+            )
+        current = self._geometry
+        if current is not None and current != geometry:
+            raise AlgorithmMismatchError(
+                f"template grid {geometry.planes}x{geometry.rows}x{geometry.cols} differs from "
+                f"the index's {current.planes}x{current.rows}x{current.cols}"
+            )
+
+    def _code_size(self) -> int:
+        assert self._geometry is not None
+        g = self._geometry
+        return code_bits(g.planes, g.rows, g.cols) // 8
+
+    def _ensure_geometry(self, geometry: Geometry) -> None:
+        """Under the write lock: fix the geometry and create the shards on the first add."""
+        if self._geometry is not None:
+            self._check_geometry(geometry)
+            return
+        self._geometry = geometry
+        d = code_bits(geometry.planes, geometry.rows, geometry.cols)
+        self._shards = [
+            faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(d)) for _ in range(self._n_shards)
+        ]
+        self._planes = np.zeros((0, geometry.planes, geometry.rows), dtype=np.uint32)
+        self._mask = np.zeros((0, geometry.rows), dtype=np.uint32)
+
+    def _allocate(self, n: int) -> npt.NDArray[np.int64]:
+        """Under the write lock: ``n`` free slots, growing the arrays geometrically."""
+        reused = [self._free.pop() for _ in range(min(n, len(self._free)))]
+        fresh = n - len(reused)
+        start = len(self._subject_of)
+        if fresh:
+            need = start + fresh
+            if need > len(self._planes):
+                cap = max(need, int(len(self._planes) * 1.5), 1024)
+                self._planes = _grow(self._planes, cap)
+                self._mask = _grow(self._mask, cap)
+                self._key_of = _grow(self._key_of, cap)
+            self._subject_of.extend([None] * fresh)
+        return np.array(reused + list(range(start, start + fresh)), dtype=np.int64)
+
+    def _release(self, slots: Iterable[int]) -> None:
+        """Under the write lock: drop slots from the FAISS shards and the maps."""
+        slots = list(slots)
+        if not slots:
+            return
+        arr = np.array(slots, dtype=np.int64)
+        for s, shard in enumerate(self._shards):
+            sel = arr[arr % self._n_shards == s]
+            if len(sel):
+                removed = shard.remove_ids(sel)  # type: ignore[attr-defined]
+                assert removed == len(sel), "index out of step with its FAISS shards"
+        for slot in slots:
+            self._subject_of[slot] = None
+            del self._slot_of_key[int(self._key_of[slot])]
+            self._key_of[slot] = 0
+            self._mask[slot] = 0
+        self._free.extend(slots)
+
+    def _nearest_codes(self, code: npt.NDArray[np.uint8], n: int) -> npt.NDArray[np.int64]:
+        """Under the read lock: slots of the ``n`` codes nearest to ``code``."""
+        def one(shard: object) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
+            ntotal = int(shard.ntotal)  # type: ignore[attr-defined]
+            if ntotal == 0:
+                return np.zeros(0, np.int32), np.zeros(0, np.int64)
+            d, i = shard.search(code, min(n, ntotal))  # type: ignore[attr-defined]
+            return d[0], i[0]
+
+        if self._pool is not None:
+            parts = list(self._pool.map(one, self._shards))
+        else:
+            parts = [one(s) for s in self._shards]
+        dist = np.concatenate([p[0] for p in parts])
+        ids = np.concatenate([p[1] for p in parts])
+        keep = ids >= 0
+        dist, ids = dist[keep], ids[keep]
+        # Ties broken by slot, so the shortlist does not depend on the order shards answer in.
+        order = np.lexsort((ids, dist))[:n]
+        return ids[order]
+
+
+_Item = TypeVar("_Item", bound=np.generic)
+
+
+def _grow(a: npt.NDArray[_Item], cap: int) -> npt.NDArray[_Item]:
+    out = np.zeros((cap, *a.shape[1:]), dtype=a.dtype)
+    out[: len(a)] = a
+    return out
+
+
+def _stack(
+    planes: npt.NDArray[np.uint32], mask: npt.NDArray[np.uint32], geometry: Geometry
+) -> biometric.TemplateStack:
+    return biometric.TemplateStack(
+        [biometric.Template(planes[i], mask[i], geometry.cols, geometry.algorithm)
+         for i in range(len(planes))]
+    )
+
+
+def _best_per_subject(
+    subjects: Sequence[str | None], scores: npt.NDArray[np.float64], k: int
+) -> list[Candidate]:
+    best: dict[str, float] = {}
+    for subject, score in zip(subjects, scores.tolist(), strict=True):
+        if subject is not None and score > best.get(subject, -1.0):
+            best[subject] = score
+    ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))
+    return [Candidate(s, v) for s, v in ranked[:k]]

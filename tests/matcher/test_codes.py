@@ -1,0 +1,84 @@
+"""Shortlist codes: block-majority bits of the orientation planes, blind to invalid cells."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import biometric
+from matcher.codes import BLOCK, code_bits, shortlist_code, shortlist_codes
+
+if TYPE_CHECKING:
+    from conftest import Palms
+
+
+def _reference(planes: np.ndarray, mask: np.ndarray, cols: int) -> np.ndarray:
+    """Straightforward per-cell computation of the block-majority code."""
+    g, _, r = planes.shape
+    cells = (planes[..., None] >> np.arange(32, dtype=np.uint32)) & 1  # (G, P, R, 32)
+    valid = ((mask[..., None] >> np.arange(32, dtype=np.uint32)) & 1).astype(bool)
+    bits = []
+    for br in range(r // BLOCK):
+        for bc in range(cols // BLOCK):
+            rows, cs = slice(br * BLOCK, (br + 1) * BLOCK), slice(bc * BLOCK, (bc + 1) * BLOCK)
+            v = valid[:, rows, cs]
+            n = v.sum(axis=(1, 2))
+            ones = (cells[:, :, rows, cs] * v[:, None]).sum(axis=(2, 3))
+            bits.append(2 * ones > n[:, None])
+    flat = np.stack(bits, axis=1).reshape(g, -1)
+    return np.packbits(flat, axis=1)
+
+
+words = st.integers(0, 2**32 - 1)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), cols=st.sampled_from([32, 28, 16]),
+       mask_density=st.floats(0.0, 1.0))
+def test_codes_equal_the_per_cell_definition(seed: int, cols: int, mask_density: float) -> None:
+    rng = np.random.default_rng(seed)
+    g = 5
+    full = np.uint32((1 << cols) - 1) if cols < 32 else np.uint32(0xFFFFFFFF)
+    planes = rng.integers(0, 2**32, (g, 6, 32), dtype=np.uint32) & full
+    mask_bits = rng.random((g, 32, 32)) < mask_density
+    mask = (mask_bits.astype(np.uint32) << np.arange(32, dtype=np.uint32)).sum(
+        axis=2, dtype=np.uint32) & full
+    codes = shortlist_codes(planes, mask, cols)
+    assert codes.shape == (g, code_bits(6, 32, cols) // 8)
+    ref = _reference(planes, mask, cols)
+    assert np.array_equal(codes[:, : ref.shape[1]], ref)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31))
+def test_bits_of_invalid_cells_do_not_change_the_code(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    planes = rng.integers(0, 2**32, (6, 32), dtype=np.uint32)
+    mask = rng.integers(0, 2**32, 32, dtype=np.uint32)
+    noise = rng.integers(0, 2**32, (6, 32), dtype=np.uint32) & ~mask
+    a = biometric.Template(planes, mask, 32)
+    b = biometric.Template(planes ^ noise, mask.copy(), 32)
+    assert np.array_equal(shortlist_code(a), shortlist_code(b))
+
+
+def test_inputs_are_not_modified() -> None:
+    rng = np.random.default_rng(0)
+    planes = rng.integers(0, 2**32, (3, 6, 32), dtype=np.uint32)
+    mask = rng.integers(0, 2**32, (3, 32), dtype=np.uint32)
+    before = planes.copy(), mask.copy()
+    shortlist_codes(planes, mask, 32)
+    assert np.array_equal(planes, before[0]) and np.array_equal(mask, before[1])
+
+
+def test_genuine_codes_are_closer_than_impostor_codes(palms: Palms) -> None:
+    def distance(a: biometric.Template, b: biometric.Template) -> int:
+        return int(np.bitwise_count(shortlist_code(a) ^ shortlist_code(b)).sum())
+
+    subjects = palms.subjects()
+    genuine = [distance(palms.probes[s], t) for s in subjects for t in palms.enrolment[s]]
+    impostor = [distance(palms.probes[s], t) for s in subjects for o in subjects if o != s
+                for t in palms.enrolment[o]]
+    assert np.median(genuine) < np.percentile(impostor, 1)

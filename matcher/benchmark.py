@@ -1,0 +1,349 @@
+"""1:N identification benchmark: large galleries from simulated palms, measured end to end.
+
+Gallery
+-------
+* ``identities`` simulated palms (:class:`capture.simulated.SimulatedSensor`) are captured three
+  times: two captures of session 0 are enrolled, a capture of session 1 is the probe. Their
+  templates come from the real pipeline (:func:`biometric.extract`).
+* The rest of the gallery is *background* templates, one per synthetic subject, made by
+  perturbing templates of ``bases`` further simulated palms (captured once each, never probed):
+  the code grid is cut into 2 x 2 tiles of 16 x 16 cells, each tile copied from a randomly chosen
+  base template at the same place, then a fraction ``flip`` of all code bits is inverted; the
+  validity mask is that of one randomly chosen base. Copying tiles in place keeps the
+  position-dependent statistics of real codes (ROI borders, the common run of the palm's main
+  lines), so probes score against the background much as against real impostors; rotating the
+  orientation codes or smaller tiles made the background measurably easier than real impostors.
+  Each run reports how the probes score against a sample of the background next to their scores
+  against the other simulated palms, so the reader can judge it.
+
+Measurements (all in the same run)
+----------------------------------
+* build time (codes + FAISS insertion + template arrays) and index memory;
+* identify latency (``PalmIndex.search``) p50 / p99 over all probes and repeats;
+* recall: the fraction of probes whose index top-1 is the exhaustive exact top-1
+  (:meth:`PalmIndex.search_exhaustive`, every template compared with
+  :func:`biometric.compare_many`), on as many probes as the exhaustive budget allows; and the
+  fraction whose index top-1 is the true palm, on all probes;
+* baselines: the same shortlist search by brute force in NumPy (XOR + popcount over all codes,
+  ``argpartition``, same re-ranking), and the exhaustive exact search itself;
+* the memory-bandwidth floor: the time to read the bytes the first stage scans (N codes),
+  from a read-bandwidth measurement (NumPy sum over a buffer larger than the caches) with one and
+  with ``shards`` threads.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+import biometric
+from matcher.codes import shortlist_codes
+from matcher.index import Geometry, PalmIndex
+
+Progress = Callable[[str, int, int], None]
+"""Progress callback: (stage, done, total)."""
+
+#: Side of the background mosaic's tiles, in code cells.
+_TILE = 16
+_CHUNK = 32768
+_BACKGROUND_CHUNK = 8192
+
+
+@dataclass(frozen=True)
+class BenchConfig:
+    gallery: int = 10_000
+    identities: int = 100
+    bases: int = 100
+    shortlist: int = 64
+    shards: int = 2
+    flip: float = 0.01
+    repeats: int = 3
+    exact_budget_s: float = 120.0
+    seed: int = 1
+
+
+@dataclass
+class BenchResult:
+    config: dict[str, Any]
+    gallery_templates: int = 0
+    real_subjects: int = 0
+    probes: int = 0
+    code_bytes: int = 0
+    build_s: float = 0.0
+    memory: dict[str, int] = field(default_factory=dict)
+    latency_ms: dict[str, float] = field(default_factory=dict)
+    numpy_shortlist_ms: dict[str, float] = field(default_factory=dict)
+    exhaustive_ms: dict[str, float] = field(default_factory=dict)
+    bandwidth_gbps: dict[str, float] = field(default_factory=dict)
+    floor_ms: dict[str, float] = field(default_factory=dict)
+    recall_vs_exhaustive: dict[str, float] = field(default_factory=dict)
+    true_subject_top1: dict[str, float] = field(default_factory=dict)
+    background_check: dict[str, float] = field(default_factory=dict)
+    machine: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _percentiles(samples_s: list[float]) -> dict[str, float]:
+    a = np.asarray(samples_s) * 1e3
+    return {"p50": float(np.percentile(a, 50)), "p99": float(np.percentile(a, 99)),
+            "mean": float(a.mean()), "n": float(len(a))}
+
+
+def wilson_lower(successes: int, n: int, z: float = 1.96) -> float:
+    """Lower end of the Wilson score interval (95 % by default) of a proportion."""
+    if n == 0:
+        return 0.0
+    p = successes / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return max(0.0, (centre - spread) / (1 + z * z / n))
+
+
+# -- gallery -------------------------------------------------------------------------------------
+
+
+def simulated_palms(
+    identities: int, seed: int, progress: Progress | None = None
+) -> tuple[dict[str, list[biometric.Template]], dict[str, biometric.Template]]:
+    """Enrolment templates (2 per palm, session 0) and probes (session 1) of simulated palms
+    ``0 .. identities - 1``."""
+    from capture.simulated import SimulatedSensor
+
+    sensor = SimulatedSensor(seed=seed, cache_size=2)
+    enrolment: dict[str, list[biometric.Template]] = {}
+    probes: dict[str, biometric.Template] = {}
+    for i in range(identities):
+        got: list[biometric.Template] = []
+        for session, sample in ((0, 0), (0, 1), (1, 2)):
+            try:
+                got.append(biometric.extract(sensor.capture(i, session, sample).image))
+            except biometric.BiometricError:
+                continue
+        if len(got) == 3:
+            enrolment[f"palm-{i:05d}"] = got[:2]
+            probes[f"palm-{i:05d}"] = got[2]
+        if progress:
+            progress("simulated captures", i + 1, identities)
+    return enrolment, probes
+
+
+def simulated_bases(
+    first: int, count: int, seed: int, progress: Progress | None = None
+) -> list[biometric.Template]:
+    """One template each of simulated palms ``first .. first + count - 1`` (background bases)."""
+    from capture.simulated import SimulatedSensor
+
+    sensor = SimulatedSensor(seed=seed, cache_size=2)
+    out: list[biometric.Template] = []
+    for j in range(count):
+        try:
+            out.append(biometric.extract(sensor.capture(first + j, 0, 0).image))
+        except biometric.BiometricError:
+            pass
+        if progress:
+            progress("background bases", j + 1, count)
+    return out
+
+
+def background_templates(
+    bases: list[biometric.Template], n: int, flip: float, rng: np.random.Generator,
+) -> Iterator[tuple[npt.NDArray[np.uint32], npt.NDArray[np.uint32]]]:
+    """Synthetic impostor templates made from ``bases`` (see the module docstring), in chunks of
+    (planes (m, P, R), mask (m, R))."""
+    planes = np.stack([t.planes for t in bases])
+    masks = np.stack([t.mask for t in bases])
+    n_bases, n_planes, rows = planes.shape
+    cols = bases[0].cols
+    made = 0
+    while made < n:
+        m = min(_BACKGROUND_CHUNK, n - made)
+        out = np.zeros((m, n_planes, rows), dtype=np.uint32)
+        for r0 in range(0, rows, _TILE):
+            for c0 in range(0, cols, _TILE):
+                width = min(_TILE, cols - c0)
+                columns = np.uint32(((1 << width) - 1) << c0)
+                src = rng.integers(n_bases, size=m)
+                out[:, :, r0:r0 + _TILE] |= planes[src, :, r0:r0 + _TILE] & columns
+        if flip > 0:
+            bits = rng.random((m, n_planes, rows, cols), dtype=np.float32) < flip
+            out ^= (bits.astype(np.uint32) << np.arange(cols, dtype=np.uint32)).sum(
+                axis=3, dtype=np.uint32)
+        yield out, masks[rng.integers(n_bases, size=m)]
+        made += m
+
+
+# -- measurements -------------------------------------------------------------------------------
+
+
+def read_bandwidth(threads: int, nbytes: int = 512 * 2**20, repeats: int = 5) -> float:
+    """Sustained read bandwidth in bytes/s: the best of ``repeats`` NumPy sums over a buffer
+    of ``nbytes`` (far larger than the caches), split over ``threads`` threads."""
+    buf = np.ones(nbytes // 8, dtype=np.uint64)
+    parts = np.array_split(buf, threads)
+    best = math.inf
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            list(pool.map(np.sum, parts))
+            best = min(best, time.perf_counter() - t0)
+    return nbytes / best
+
+
+def _numpy_shortlist_search(
+    codes64: npt.NDArray[np.uint64], probe: biometric.Template, subjects: list[str],
+    planes: npt.NDArray[np.uint32], mask: npt.NDArray[np.uint32], shortlist: int,
+) -> str:
+    q = shortlist_codes(probe.planes[None], probe.mask[None], probe.cols).view(np.uint64)
+    dist = np.bitwise_count(codes64 ^ q).sum(axis=1, dtype=np.uint16)
+    top = np.argpartition(dist, shortlist)[:shortlist]
+    stack = biometric.TemplateStack(
+        [biometric.Template(planes[i], mask[i], probe.cols, probe.algorithm) for i in top])
+    scores = biometric.compare_many(probe, stack)
+    return subjects[int(top[int(np.argmax(scores))])]
+
+
+def run(config: BenchConfig, progress: Progress | None = None) -> BenchResult:
+    """Build a gallery of ``config.gallery`` templates and measure identification on it."""
+    result = BenchResult(config=asdict(config))
+    rng = np.random.default_rng(config.seed)
+    enrolment, probes = simulated_palms(config.identities, config.seed, progress)
+    if not probes:
+        raise RuntimeError("the simulated sensor produced no usable palm")
+    real = [(s, t) for s, ts in enrolment.items() for t in ts]
+    n_background = config.gallery - len(real)
+    if n_background < 0:
+        raise ValueError(f"gallery {config.gallery} is smaller than the {len(real)} enrolled "
+                         "simulated templates; lower --identities")
+    geometry = Geometry.of(real[0][1])
+    bases = simulated_bases(config.identities, config.bases, config.seed, progress)
+    if not bases:
+        raise RuntimeError("the simulated sensor produced no usable background base")
+
+    # The benchmark keeps its own copy of everything for the NumPy baselines.
+    all_planes = np.empty((config.gallery, geometry.planes, geometry.rows), np.uint32)
+    all_mask = np.empty((config.gallery, geometry.rows), np.uint32)
+    all_planes[: len(real)] = np.stack([t.planes for _, t in real])
+    all_mask[: len(real)] = np.stack([t.mask for _, t in real])
+    subjects = [s for s, _ in real] + [f"bg-{i:07d}" for i in range(n_background)]
+    at = len(real)
+    for planes, mask in background_templates(bases, n_background, config.flip, rng):
+        all_planes[at:at + len(planes)], all_mask[at:at + len(mask)] = planes, mask
+        at += len(planes)
+        if progress:
+            progress("background templates", at - len(real), n_background)
+
+    index = PalmIndex(shortlist=config.shortlist, shards=config.shards)
+    # Shuffle the insertion order so the real palms are not all in the first slots.
+    order = rng.permutation(config.gallery)
+    build = 0.0
+    for start in range(0, config.gallery, _CHUNK):
+        sel = order[start:start + _CHUNK]
+        t0 = time.perf_counter()
+        index.add_many([subjects[i] for i in sel], all_planes[sel], all_mask[sel], geometry)
+        build += time.perf_counter() - t0
+        if progress:
+            progress("index build", min(start + _CHUNK, config.gallery), config.gallery)
+    result.build_s = build
+    result.gallery_templates = len(index)
+    result.real_subjects = len(enrolment)
+    result.probes = len(probes)
+    result.memory = index.memory_bytes()
+    result.code_bytes = result.memory["codes"] // max(len(index), 1) - 16
+
+    # Latency of the index, warm.
+    probe_items = list(probes.items())
+    index.search(probe_items[0][1])
+    times: list[float] = []
+    top1: dict[str, str] = {}
+    total = len(probe_items) * config.repeats
+    for rep in range(config.repeats):
+        for j, (subject, probe) in enumerate(probe_items):
+            t0 = time.perf_counter()
+            found = index.search(probe, k=5)
+            times.append(time.perf_counter() - t0)
+            top1[subject] = found[0].subject_id
+            if progress:
+                progress("identify latency", rep * len(probe_items) + j + 1, total)
+    result.latency_ms = _percentiles(times)
+    hits = sum(top1[s] == s for s in probes)
+    result.true_subject_top1 = {"hits": hits, "probes": len(probes), "rate": hits / len(probes)}
+
+    # Baseline 1: the same two-stage search by brute force in NumPy.
+    codes = shortlist_codes(all_planes, all_mask, geometry.cols)
+    pad = (-codes.shape[1]) % 8
+    codes64 = np.ascontiguousarray(np.pad(codes, ((0, 0), (0, pad)))).view(np.uint64)
+    del codes
+    numpy_times = []
+    n_numpy = min(len(probe_items), 20)
+    for j, (_, probe) in enumerate(probe_items[:n_numpy]):
+        t0 = time.perf_counter()
+        _numpy_shortlist_search(codes64, probe, subjects, all_planes, all_mask, config.shortlist)
+        numpy_times.append(time.perf_counter() - t0)
+        if progress:
+            progress("NumPy brute-force shortlist", j + 1, n_numpy)
+    result.numpy_shortlist_ms = _percentiles(numpy_times)
+
+    # Baseline 2 and recall reference: exhaustive exact comparison, within the time budget.
+    agree = exact_true = done = 0
+    exhaustive_times: list[float] = []
+    spent = 0.0
+    for subject, probe in probe_items:
+        if done and spent + np.mean(exhaustive_times) > config.exact_budget_s:
+            break
+        t0 = time.perf_counter()
+        exact = index.search_exhaustive(probe, k=1)[0]
+        exhaustive_times.append(time.perf_counter() - t0)
+        spent += exhaustive_times[-1]
+        done += 1
+        agree += exact.subject_id == top1[subject]
+        exact_true += exact.subject_id == subject
+        if progress:
+            progress("exhaustive exact search", done, len(probe_items))
+    result.exhaustive_ms = _percentiles(exhaustive_times)
+    result.recall_vs_exhaustive = {
+        "agree": agree, "probes": done, "rate": agree / done,
+        "wilson95_lower": wilson_lower(agree, done), "exhaustive_true_top1": exact_true,
+    }
+
+    # The memory-bandwidth floor for the bytes the first stage scans.
+    scanned = len(index) * result.code_bytes
+    for threads in sorted({1, config.shards}):
+        bw = read_bandwidth(threads)
+        result.bandwidth_gbps[f"{threads}_threads"] = bw / 1e9
+        result.floor_ms[f"{threads}_threads"] = scanned / bw * 1e3
+    result.floor_ms["bytes_scanned"] = float(scanned)
+
+    # How the background looks to the probes, next to real simulated impostors.
+    sample = rng.choice(np.arange(len(real), config.gallery), size=min(2000, n_background),
+                        replace=False) if n_background else np.zeros(0, np.int64)
+    bg_scores, real_imp = [], []
+    for subject, probe in probe_items[:20]:
+        if len(sample):
+            stack = biometric.TemplateStack([
+                biometric.Template(all_planes[i], all_mask[i], geometry.cols, geometry.algorithm)
+                for i in sample[:200]])
+            bg_scores.append(biometric.compare_many(probe, stack))
+        others = [t for s, t in real if s != subject]
+        if others:
+            real_imp.append(biometric.compare_many(probe, others))
+    if bg_scores:
+        b = np.concatenate(bg_scores)
+        result.background_check.update(background_mean=float(b.mean()),
+                                       background_std=float(b.std()), background_n=len(b))
+    if real_imp:
+        r = np.concatenate(real_imp)
+        result.background_check.update(real_impostor_mean=float(r.mean()),
+                                       real_impostor_std=float(r.std()), real_impostor_n=len(r))
+    result.machine = {"cpus": os.cpu_count(), "load_average": list(os.getloadavg())}
+    index.close()
+    return result

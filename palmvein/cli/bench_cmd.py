@@ -1,0 +1,136 @@
+"""``palmvein bench identify``: 1:N identification speed and recall on a large gallery."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from palmvein.cli.errors import CliError
+from palmvein.cli.exit_codes import ExitCode
+
+bench_app = typer.Typer(help="Benchmarks of the recognition engine.", no_args_is_help=True)
+
+
+def _mib(n: float) -> str:
+    return f"{n / 2**20:,.1f} MiB"
+
+
+def result_table(r: dict[str, Any]) -> Table:
+    cfg = r["config"]
+    table = Table(title=f"palmvein bench identify: {r['gallery_templates']:,} templates",
+                  show_header=True)
+    table.add_column("Measure", style="bold")
+    table.add_column("Value")
+    table.add_row(
+        "Gallery",
+        f"{r['real_subjects']} simulated palms x 2 captures + "
+        f"{r['gallery_templates'] - 2 * r['real_subjects']:,} background templates "
+        f"(16x16-cell tiles of {cfg['bases']} other simulated palms' codes, "
+        f"{cfg['flip']:.0%} of bits flipped)",
+    )
+    bc = r["background_check"]
+    if "background_mean" in bc and "real_impostor_mean" in bc:
+        table.add_row(
+            "Probe vs background / real impostors",
+            f"{bc['background_mean']:.4f} +/- {bc['background_std']:.4f} / "
+            f"{bc['real_impostor_mean']:.4f} +/- {bc['real_impostor_std']:.4f} (compare score)",
+        )
+    table.add_row("Build (codes + FAISS + arrays)", f"{r['build_s']:.2f} s")
+    mem = r["memory"]
+    table.add_row(
+        "Index memory",
+        f"codes {_mib(mem['codes'])} ({r['code_bytes']} B/template) + "
+        f"templates for re-ranking {_mib(mem['templates'])}",
+    )
+    lat = r["latency_ms"]
+    table.add_row(
+        f"Identify latency ({cfg['shards']} shards, shortlist {cfg['shortlist']})",
+        f"p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms ({int(lat['n'])} searches)",
+    )
+    npl = r["numpy_shortlist_ms"]
+    table.add_row("NumPy brute-force two-stage baseline",
+                  f"p50 {npl['p50']:.2f} ms ({int(npl['n'])} searches)")
+    ex = r["exhaustive_ms"]
+    table.add_row("Exhaustive exact compare (NumPy)",
+                  f"p50 {ex['p50']:.1f} ms ({int(ex['n'])} searches)")
+    floor = r["floor_ms"]
+    bw = r["bandwidth_gbps"]
+    table.add_row(
+        "Memory-bandwidth floor",
+        ", ".join(f"{floor[k]:.2f} ms at {bw[k]:.1f} GB/s ({k.replace('_', ' ')})" for k in bw)
+        + f" for {_mib(floor['bytes_scanned'])} of codes",
+    )
+    rec = r["recall_vs_exhaustive"]
+    table.add_row(
+        "Recall vs exhaustive exact top-1",
+        f"{rec['agree']}/{rec['probes']} = {rec['rate']:.2%} "
+        f"(95 % lower bound {rec['wilson95_lower']:.2%})",
+    )
+    tt = r["true_subject_top1"]
+    table.add_row("Index top-1 is the true palm",
+                  f"{tt['hits']}/{tt['probes']} = {tt['rate']:.2%} "
+                  f"(exhaustive: {rec['exhaustive_true_top1']}/{rec['probes']})")
+    m = r["machine"]
+    table.add_row("Machine", f"{m['cpus']} CPUs, load average {m['load_average'][0]:.2f} "
+                  "(other processes share the cores)")
+    return table
+
+
+@bench_app.command("identify")
+def identify_command(
+    gallery: Annotated[int, typer.Option("--gallery", min=100, help="Templates in the gallery.")]
+    = 10_000,
+    identities: Annotated[int, typer.Option(
+        "--identities", min=1, help="Simulated palms enrolled (2 captures) and probed (1).")] = 100,
+    bases: Annotated[int, typer.Option(
+        min=1, help="Further simulated palms whose templates the background is made from.")] = 100,
+    shortlist: Annotated[int, typer.Option(min=1, help="Templates re-ranked exactly.")] = 64,
+    shards: Annotated[int, typer.Option(min=1, help="Parallel FAISS shards per query.")] = (
+        os.cpu_count() or 1),
+    flip: Annotated[float, typer.Option(
+        min=0.0, max=0.5, help="Fraction of code bits flipped in background templates.")] = 0.01,
+    repeats: Annotated[int, typer.Option(min=1, help="Searches per probe for latency.")] = 3,
+    exact_budget: Annotated[float, typer.Option(
+        "--exact-budget", min=0.0,
+        help="Seconds allowed for the exhaustive exact searches (recall reference).")] = 120.0,
+    seed: Annotated[int, typer.Option(min=0, help="Simulated sensor and perturbation seed.")] = 1,
+    out: Annotated[Path | None, typer.Option(help="Also write the results as JSON here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
+) -> None:
+    """Build a gallery from simulated palms and measure 1:N identification speed and recall."""
+    from matcher.benchmark import BenchConfig, run
+
+    if 2 * identities > gallery:
+        raise CliError(f"--gallery {gallery} cannot hold {identities} palms x 2 captures",
+                       hint="raise --gallery or lower --identities", code=ExitCode.USAGE)
+    config = BenchConfig(gallery=gallery, identities=identities, bases=bases, shortlist=shortlist,
+                         shards=shards, flip=flip, repeats=repeats, exact_budget_s=exact_budget,
+                         seed=seed)
+    console = Console(stderr=True)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TimeElapsedColumn(), console=console, transient=as_json) as bar:
+        tasks: dict[str, Any] = {}
+
+        def report(stage: str, done: int, total: int) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total)
+            bar.update(tasks[stage], completed=done)
+
+        result = run(config, report).as_dict()
+    if out is not None:
+        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+    if as_json:
+        print(json.dumps(result, indent=2))
+    else:
+        Console().print(result_table(result))
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bench_app, name="bench")

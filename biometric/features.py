@@ -15,6 +15,8 @@ CELL = 4
 #: Gabor wavelengths (ROI pixels) of the filter scales: palm creases and veins
 #: are a few pixels to a dozen pixels wide at 128 px.
 WAVELENGTHS = (14.0, 24.0)
+#: Factor by which the ROI is reduced before filtering with long wavelengths.
+FILTER_DOWNSAMPLE = 2
 
 # Bit-plane coding of the orientation index: the Hamming distance between two
 # codes equals the angular distance min(|i - j|, 6 - |i - j|) of the indices
@@ -74,6 +76,14 @@ def gabor_responses(
     (n_orientations, M // cell, N // cell) float32 ndarray
     """
     rows, cols = enhanced.shape
+    if wavelength >= 4.0 * FILTER_DOWNSAMPLE and cell % FILTER_DOWNSAMPLE == 0:
+        # Long wavelengths lose nothing on a 2x-reduced image, at a quarter of the cost.
+        f = FILTER_DOWNSAMPLE
+        small = np.asarray(
+            cv2.resize(enhanced, (cols // f, rows // f), interpolation=cv2.INTER_AREA),
+            dtype=np.float32,
+        )
+        return gabor_responses(small, wavelength / f, cell // f)
     out = np.empty((N_ORIENTATIONS, rows // cell, cols // cell), dtype=np.float32)
     for k, kern in enumerate(gabor_bank(wavelength)):
         resp = cv2.filter2D(enhanced, cv2.CV_32F, kern, borderType=cv2.BORDER_REFLECT)

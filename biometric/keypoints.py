@@ -12,6 +12,11 @@ from scipy.signal import find_peaks
 
 from biometric.errors import RoiError
 
+# Weights of the valley-pair cost (see _choose_valleys), set on simulated
+# contactless hands and PolyU pegged palms.
+W_ALONG = 2.0
+W_EVEN = 0.5
+
 
 @dataclass(frozen=True)
 class PalmGeometry:
@@ -113,7 +118,12 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
         | (contour[:, 0] >= cols - 2)
         | (contour[:, 1] >= rows - 2)
     )
-    contact = bool(on_border.mean() > 0.12)
+    # A forearm leaving the frame touches the border in one stretch; a pegged or
+    # cropped palm runs along it in several (finger stubs, palm sides).
+    border_runs = int(np.count_nonzero(np.diff(on_border.astype(np.int8)) == 1)) + int(
+        on_border[0] and not on_border[-1]
+    )
+    contact = bool(on_border.mean() > 0.12 and border_runs >= 2)
 
     # Valleys are the prominent minima of the contour's distance from the
     # palm centre (a fingertip-to-valley profile); unlike convexity defects
@@ -153,7 +163,7 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
     points = np.array([[contour[c[0], 1], contour[c[0], 0]] for c in cands], dtype=np.float64)
     depths = np.array([c[1] for c in cands])
     openings = np.array([[c[2], c[3]] for c in cands])
-    best = _choose_valleys(points, depths, openings, center, radius)
+    best = _choose_valleys(points, depths, openings, center, radius, contact)
     if best is None:
         raise RoiError(
             "finger valleys do not form a plausible hand geometry", ("implausible_valleys",)
@@ -177,6 +187,7 @@ def _choose_valleys(
     openings: npt.NDArray[np.float64],
     center: npt.NDArray[np.float64],
     radius: float,
+    contact: bool,
 ) -> tuple[int, ...] | None:
     best: tuple[int, ...] | None = None
     best_cost = np.inf
@@ -201,25 +212,50 @@ def _choose_valleys(
         # Both valleys open towards the fingers, away from the palm side of the line.
         if min(float(openings[i] @ -normal), float(openings[j] @ -normal)) < 0.5:
             continue
-        cost = abs(along - 0.5) * 2.0 + abs(ratio - 1.2) * 0.5
+        cost = abs(along - 0.5) * W_ALONG + abs(ratio - 1.2) * 0.5
         cost -= 0.5 * min(float(depths[i]), float(depths[j])) / radius
         # The fingers fan out symmetrically about the hand axis, so the two outer
         # valleys open mirror-wise about the line's normal; a thumb valley opens
         # sideways and breaks the symmetry.
         cost += 1.5 * abs(float(openings[i] @ u) + float(openings[j] @ u))
         chosen: tuple[int, ...] = (i, j)
-        middle = [k for k in range(i + 1, j)]
+        # A valley between the outer two, near the segment, confirms the pair
+        # (the triple index-middle, middle-ring, ring-little). "Between" is
+        # geometric: the contour's start point may fall anywhere in the sequence.
+        middle = [
+            k
+            for k in range(n)
+            if k not in (i, j)
+            and 0.2 < float((points[k] - p) @ u) / span < 0.8
+            and abs(float((points[k] - p) @ normal)) < 0.5 * radius
+        ]
+        # Two valleys beyond the line, on the fingers' side, mean the line runs
+        # below the finger valleys: one end is the thumb valley.
+        beyond = sum(
+            1
+            for k in range(n)
+            if k not in (i, j)
+            and 0.0 < float((points[k] - p) @ u) / span < 1.0
+            and float((points[k] - p) @ -normal) > 0.2 * radius
+        )
+        if not contact and beyond >= 2:
+            continue
         if middle:
-            # A valley between the outer two should sit near the segment; it
-            # confirms the pair (the triple index-middle, middle-ring, ring-little).
             dists = [abs(float((points[k] - p) @ normal)) for k in middle]
-            alongs = [float((points[k] - p) @ u) / span for k in middle]
-            k_best = int(np.argmin(dists))
-            if dists[k_best] < 0.35 * radius and 0.2 < alongs[k_best] < 0.8:
+            m = middle[int(np.argmin(dists))]
+            # Adjacent finger valleys are about evenly spaced and nearly collinear;
+            # a thumb valley breaks both (it sits lower and farther out).
+            left = float(np.linalg.norm(points[m] - p))
+            right = float(np.linalg.norm(q - points[m]))
+            unevenness = abs(float(np.log(max(left, 1e-6) / max(right, 1e-6))))
+            if contact:
+                # Pegs hide or distort the middle valley: any valley near the
+                # segment confirms the pair.
                 cost -= 0.6
-                chosen = (i, middle[k_best], j)
-            if len(middle) > 1:
-                cost += 0.3 * (len(middle) - 1)
+                chosen = (i, m, j)
+            elif unevenness < 0.6 and min(dists) < 0.4 * radius:
+                cost -= 0.6 + W_EVEN * (0.6 - unevenness)
+                chosen = (i, m, j)
         if cost < best_cost:
             best_cost, best = cost, chosen
     return best

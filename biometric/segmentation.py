@@ -79,7 +79,7 @@ def segment_hand(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     if _separability(blurred, thresholds) < MIN_SEPARABILITY:
         raise QualityError("no hand visible: nothing stands out from the background", ("no_hand",))
     binary = ((blurred > float(thresholds[0])) * 255).astype(np.uint8)
-    side = max(3, (min(small.shape) // 60) | 1)
+    side = max(3, (min(small.shape) // 40) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
     binary = np.asarray(cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel), dtype=np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)

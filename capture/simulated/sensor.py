@@ -203,6 +203,7 @@ class SimulatedCapture:
             "roi_center": list(self.roi_center),
             "roi_angle_deg": self.roi_angle_deg,
             "roi_side": self.roi_side,
+            "roi_corners": self.roi_corners().tolist(),
             "palm_radius": self.palm_radius,
             "px_per_mm": self.px_per_mm,
             "valleys": {

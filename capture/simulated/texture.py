@@ -95,9 +95,15 @@ def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma_px: fl
 
 
 def _draw_polyline(
-    layer: F32, pts_xy: FloatArray, value: float, thickness_px: float, taper: bool = True
+    layer: F32,
+    pts_xy: FloatArray,
+    value: float,
+    thickness_px: float,
+    taper: bool = True,
+    profile: FloatArray | None = None,
 ) -> None:
-    """Draw a polyline whose darkening tapers to zero at both ends (as creases fade out)."""
+    """Draw a polyline whose darkening tapers to zero at both ends (as creases fade out),
+    optionally modulated per segment by ``profile`` (K - 1 factors)."""
     n = len(pts_xy)
     thick = max(1, round(thickness_px))
     shift = 4
@@ -105,6 +111,8 @@ def _draw_polyline(
     for k in range(n - 1):
         t = (k + 0.5) / max(1, n - 1)
         weight = float(np.sin(np.pi * t) ** 0.5) if taper else 1.0
+        if profile is not None:
+            weight *= float(profile[k])
         p0 = (int(scaled[k, 0]), int(scaled[k, 1]))
         p1 = (int(scaled[k + 1, 0]), int(scaled[k + 1, 1]))
         cv2.line(layer, p0, p1, value * weight, thick, cv2.LINE_8, shift)
@@ -268,7 +276,7 @@ def render_identity(
 
     creases = np.zeros(shape, np.float32)
     for cr in ident.creases:
-        _draw_crease(creases, cr, to_canvas, ppm)
+        _draw_crease(creases, cr, to_canvas, ppm, rng)
     palm *= 1.0 - np.minimum(wrinkles + creases, 0.6)
 
     veins = _render_veins(ident, shape, to_canvas, ppm)
@@ -287,10 +295,16 @@ def render_identity(
     )
 
 
-def _draw_crease(layer: F32, crease: Crease, to_canvas: ToCanvas, ppm: float) -> None:
+def _draw_crease(
+    layer: F32, crease: Crease, to_canvas: ToCanvas, ppm: float, rng: np.random.Generator
+) -> None:
     pts = to_canvas(crease.points)
     tmp = np.zeros_like(layer)
-    _draw_polyline(tmp, pts, crease.strength, crease.width * ppm)
+    # Real creases deepen and fade along their course, sometimes nearly breaking.
+    n = len(pts) - 1
+    wobble = np.convolve(rng.normal(0.0, 1.0, n + 8), np.ones(5) / np.sqrt(5), "same")[4:-4]
+    profile = np.clip(0.75 + 0.3 * wobble, 0.15, 1.3)
+    _draw_polyline(tmp, pts, crease.strength, crease.width * ppm, profile=profile)
     tmp = _f32(cv2.GaussianBlur(tmp, (0, 0), max(0.45, 0.35 * crease.width * ppm)))
     np.maximum(layer, tmp, out=layer)
 

@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from palmvein.core.money import Money, currency_exponent
@@ -127,20 +129,36 @@ def system_account(session: Session, kind: AccountKind, currency: str, now: date
     Issuance and settlement are the ledger's boundary with the outside world (cash and banks) and
     so may go negative; the fee account may not.
     """
-    found = find_account(
-        session, owner_type=SYSTEM_OWNER, owner_id=SYSTEM_OWNER, kind=kind, currency=currency
-    )
+    def find() -> Account | None:
+        return find_account(
+            session, owner_type=SYSTEM_OWNER, owner_id=SYSTEM_OWNER, kind=kind, currency=currency
+        )
+
+    found = find()
     if found is not None:
         return found
-    return open_account(
-        session,
-        owner_type=SYSTEM_OWNER,
-        owner_id=SYSTEM_OWNER,
-        kind=kind,
-        currency=currency,
-        now=now,
-        may_go_negative=kind in (AccountKind.ISSUANCE, AccountKind.SETTLEMENT),
+    currency_exponent(currency)
+    # Many first payments in a new currency may race to open the account: ON CONFLICT DO NOTHING
+    # waits for the winner's commit instead of failing on the unique constraint.
+    dialect = session.get_bind().dialect.name
+    insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert_for(Account)
+        .values(
+            owner_type=SYSTEM_OWNER,
+            owner_id=SYSTEM_OWNER,
+            kind=kind.value,
+            currency=currency,
+            may_go_negative=kind in (AccountKind.ISSUANCE, AccountKind.SETTLEMENT),
+            balance=0,
+            held=0,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["owner_type", "owner_id", "kind", "currency"])
     )
+    found = find()
+    assert found is not None, "the system account exists after an upsert"
+    return found
 
 
 def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Account]:

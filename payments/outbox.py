@@ -1,0 +1,103 @@
+"""Transactional outbox for notifications, and the dispatcher that drains it.
+
+Messages are inserted in the same database transaction as the money movement they announce, so a
+payment is never notified without having happened, and never happens without a notification
+queued. The dispatcher sends them afterwards, at least once: a crash after the gateway accepted a
+message but before its row was marked sent means it is sent again (SMS gateways have no
+idempotency key we could rely on).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from palmvein.core.db import unit_of_work
+from payments.models import OutboxMessage, OutboxStatus
+from payments.sms import SmsDeliveryError, SmsSender
+
+MAX_ATTEMPTS = 6
+FIRST_RETRY = timedelta(seconds=30)
+
+
+def enqueue_sms(
+    session: Session,
+    *,
+    recipient: str,
+    body: str,
+    now: datetime,
+    operation_id: uuid.UUID | None = None,
+) -> OutboxMessage:
+    message = OutboxMessage(
+        channel="sms",
+        recipient=recipient,
+        body=body,
+        operation_id=operation_id,
+        status=OutboxStatus.PENDING.value,
+        attempts=0,
+        next_attempt_at=now,
+        created_at=now,
+    )
+    session.add(message)
+    return message
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """Exponential backoff: 30 s, 1 min, 2 min, 4 min, ... after the first, second, ... failure."""
+    return FIRST_RETRY * int(2 ** max(attempts - 1, 0))
+
+
+@dataclass(frozen=True)
+class DispatchReport:
+    sent: int
+    retried: int
+    dead: int
+
+
+def dispatch(
+    factory: sessionmaker[Session],
+    sender: SmsSender,
+    *,
+    now: datetime,
+    batch_size: int = 50,
+    max_attempts: int = MAX_ATTEMPTS,
+) -> DispatchReport:
+    """Send up to ``batch_size`` due messages, in one transaction that it commits itself.
+
+    Rows are claimed with ``FOR UPDATE SKIP LOCKED``, so several dispatchers can run at once
+    without sending a message twice.
+    """
+    sent = retried = dead = 0
+    with unit_of_work(factory) as session:
+        messages = session.scalars(
+            select(OutboxMessage)
+            .where(
+                OutboxMessage.status == OutboxStatus.PENDING.value,
+                OutboxMessage.next_attempt_at <= now,
+            )
+            .order_by(OutboxMessage.id)
+            .limit(batch_size)
+            .with_for_update(skip_locked=True)
+        ).all()
+        for message in messages:
+            message.attempts += 1
+            try:
+                sender.send(message.recipient, message.body)
+            except SmsDeliveryError as exc:
+                message.last_error = str(exc)[:1000]
+                if message.attempts >= max_attempts:
+                    message.status = OutboxStatus.DEAD.value
+                    dead += 1
+                else:
+                    message.next_attempt_at = now + retry_delay(message.attempts)
+                    retried += 1
+                continue
+            message.status = OutboxStatus.SENT.value
+            message.sent_at = now
+            message.last_error = None
+            sent += 1
+    return DispatchReport(sent=sent, retried=retried, dead=dead)

@@ -1,0 +1,896 @@
+"""Wallet operations: cash-in and cash-out at agents, person-to-person transfers, bill payments,
+purchases at merchants with void and refund, and merchant settlement.
+
+Each operation records one :class:`~payments.models.Operation` (what the customer asked for),
+books one balanced ledger transaction for it, and queues an SMS to the owner of every wallet it
+debits, all in the caller's database transaction. Services flush and never commit.
+
+Locking: the accounts of an operation are locked (ascending id) before its limits are checked,
+so two concurrent cash-outs from one wallet see each other's totals and a daily cap holds
+exactly, not approximately.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from palmvein.core.errors import ValidationFailed
+from palmvein.core.money import Money
+from payments import ledger, outbox
+from payments.errors import (
+    AccountNotFound,
+    BillerNotFound,
+    DuplicateClientReference,
+    InvalidAmount,
+    InvalidBillReference,
+    LimitExceeded,
+    OperationNotFound,
+    OperationNotReversible,
+)
+from payments.ledger import Leg
+from payments.models import (
+    Account,
+    AccountKind,
+    Biller,
+    Operation,
+    OperationStatus,
+    OperationType,
+)
+from payments.policy import PaymentsPolicy
+
+PHONE_PATTERN = re.compile(r"^\+[1-9][0-9]{6,14}$")  # E.164
+BILLER_CATEGORIES = ("electricity", "gas", "water", "internet", "phone")
+_COUNTED = (OperationStatus.AUTHORIZED.value, OperationStatus.COMPLETED.value)
+
+
+# -- opening accounts -------------------------------------------------------------------------
+
+
+def _check_phone(phone: str) -> None:
+    if not PHONE_PATTERN.fullmatch(phone):
+        raise ValidationFailed(f"phone {phone!r} is not in E.164 form (+213...)")
+
+
+def open_wallet(
+    session: Session, *, person_id: str, currency: str, phone: str, now: datetime
+) -> Account:
+    """A person's wallet; ``phone`` receives an SMS for every debit."""
+    _check_phone(phone)
+    return ledger.open_account(
+        session,
+        owner_type="person",
+        owner_id=person_id,
+        kind=AccountKind.WALLET,
+        currency=currency,
+        now=now,
+        notify_phone=phone,
+    )
+
+
+def open_merchant_account(
+    session: Session, *, merchant_id: str, currency: str, now: datetime, phone: str | None = None
+) -> Account:
+    if phone is not None:
+        _check_phone(phone)
+    return ledger.open_account(
+        session,
+        owner_type="merchant",
+        owner_id=merchant_id,
+        kind=AccountKind.MERCHANT,
+        currency=currency,
+        now=now,
+        notify_phone=phone,
+    )
+
+
+def open_agent_account(
+    session: Session, *, agent_id: str, currency: str, now: datetime, phone: str | None = None
+) -> Account:
+    """E-money float of an agent or post office, which sells and buys e-money for cash."""
+    if phone is not None:
+        _check_phone(phone)
+    return ledger.open_account(
+        session,
+        owner_type="agent",
+        owner_id=agent_id,
+        kind=AccountKind.AGENT_FLOAT,
+        currency=currency,
+        now=now,
+        notify_phone=phone,
+    )
+
+
+def register_biller(
+    session: Session,
+    *,
+    code: str,
+    name: str,
+    category: str,
+    currency: str,
+    reference_pattern: str,
+    now: datetime,
+) -> Biller:
+    if category not in BILLER_CATEGORIES:
+        raise ValidationFailed(
+            f"biller category must be one of {', '.join(BILLER_CATEGORIES)}, got {category!r}"
+        )
+    re.compile(reference_pattern)
+    account = ledger.open_account(
+        session,
+        owner_type="biller",
+        owner_id=code,
+        kind=AccountKind.BILLER,
+        currency=currency,
+        now=now,
+    )
+    biller = Biller(
+        code=code,
+        name=name,
+        category=category,
+        account_id=account.id,
+        reference_pattern=reference_pattern,
+        active=True,
+    )
+    session.add(biller)
+    session.flush()
+    return biller
+
+
+# -- queries ----------------------------------------------------------------------------------
+
+
+def get_operation(session: Session, operation_id: uuid.UUID) -> Operation:
+    operation = session.get(Operation, operation_id)
+    if operation is None:
+        raise OperationNotFound(f"no operation {operation_id}")
+    return operation
+
+
+def operation_by_client_reference(
+    session: Session, *, initiator: str, client_reference: str
+) -> Operation:
+    """Answer "what happened to my request?" after a lost response."""
+    operation = session.scalars(
+        select(Operation).where(
+            Operation.initiator == initiator, Operation.client_reference == client_reference
+        )
+    ).one_or_none()
+    if operation is None:
+        raise OperationNotFound(
+            f"no operation with client reference {client_reference!r}: nothing was booked"
+        )
+    return operation
+
+
+def _account_of(session: Session, account_id: int, kind: AccountKind, role: str) -> Account:
+    account = session.get(Account, account_id)
+    if account is None or account.kind != kind.value:
+        raise AccountNotFound(f"no {kind.value} account {account_id} ({role})")
+    return account
+
+
+# -- the common path --------------------------------------------------------------------------
+
+
+def _check_reference_free(session: Session, initiator: str, client_reference: str | None) -> None:
+    if client_reference is None:
+        return
+    taken = session.scalar(
+        select(Operation.id).where(
+            Operation.initiator == initiator, Operation.client_reference == client_reference
+        )
+    )
+    if taken is not None:
+        raise DuplicateClientReference(
+            f"client reference {client_reference!r} was already used for operation {taken}"
+        )
+
+
+def _spent_today(
+    session: Session,
+    policy: PaymentsPolicy,
+    *,
+    payer_id: int,
+    operation: OperationType,
+    now: datetime,
+) -> int:
+    start, end = policy.business_day(now)
+    total = session.scalar(
+        select(func.coalesce(func.sum(Operation.amount), 0)).where(
+            Operation.payer_account_id == payer_id,
+            Operation.type == operation.value,
+            Operation.status.in_(_COUNTED),
+            Operation.created_at >= start,
+            Operation.created_at < end,
+        )
+    )
+    return int(total or 0)
+
+
+def _insert_operation(session: Session, operation: Operation) -> None:
+    session.add(operation)
+    try:
+        session.flush()
+    except IntegrityError:
+        # Only the unique (initiator, client_reference) can fail here: a concurrent request
+        # with the same reference committed between our check and our insert.
+        raise DuplicateClientReference(
+            f"client reference {operation.client_reference!r} was used concurrently"
+        ) from None
+
+
+def _check_limits(
+    session: Session,
+    policy: PaymentsPolicy,
+    *,
+    payer: Account,
+    operation: OperationType,
+    amount: Money,
+    now: datetime,
+) -> None:
+    limit = policy.limit_for(operation, amount.currency)
+    if limit.per_transaction is not None and amount.minor > limit.per_transaction:
+        raise LimitExceeded(
+            f"{operation.value} of {amount} is above the per-transaction limit of "
+            f"{Money(limit.per_transaction, amount.currency)}"
+        )
+    caps: list[tuple[int, str]] = []
+    if limit.per_day is not None:
+        caps.append((limit.per_day, "daily limit"))
+    if operation is OperationType.CASH_OUT and amount.currency in policy.cash_out_daily_cap:
+        caps.append((policy.cash_out_daily_cap[amount.currency], "daily cash-out cap"))
+    if not caps:
+        return
+    spent = _spent_today(session, policy, payer_id=payer.id, operation=operation, now=now)
+    for cap, name in caps:
+        if spent + amount.minor > cap:
+            raise LimitExceeded(
+                f"{operation.value} of {amount} would pass the {name} of "
+                f"{Money(cap, amount.currency)}: {Money(spent, amount.currency)} already today"
+            )
+
+
+def _notify_debit(session: Session, account: Account, operation: Operation, now: datetime) -> None:
+    if account.notify_phone is None:
+        return
+    balance = ledger.balance_of(session, account.id)
+    debited = Money(operation.amount, operation.currency)
+    fee_text = ""
+    # The merchant, not the shopper, pays a purchase's fee.
+    payer_paid_fee = operation.type != OperationType.PURCHASE.value
+    if operation.fee and payer_paid_fee and account.id == operation.payer_account_id:
+        fee_text = f" + fee {Money(operation.fee, operation.currency)}"
+    what = operation.type.replace("_", " ")
+    outbox.enqueue_sms(
+        session,
+        recipient=account.notify_phone,
+        body=(
+            f"palmvein: {what} {debited}{fee_text} debited. "
+            f"Available: {balance.available}. Ref {str(operation.id)[:8]}"
+        ),
+        now=now,
+        operation_id=operation.id,
+    )
+
+
+def _notify_credit(
+    session: Session, account: Account, operation: Operation, amount: Money, now: datetime
+) -> None:
+    if account.notify_phone is None:
+        return
+    outbox.enqueue_sms(
+        session,
+        recipient=account.notify_phone,
+        body=f"palmvein: {amount} received ({operation.type.replace('_', ' ')}). "
+        f"Ref {str(operation.id)[:8]}",
+        now=now,
+        operation_id=operation.id,
+    )
+
+
+def _book(
+    session: Session,
+    policy: PaymentsPolicy,
+    *,
+    operation_type: OperationType,
+    payer: Account,
+    payee: Account,
+    amount: Money,
+    fee: Money,
+    legs: Sequence[Leg],
+    initiator: str,
+    client_reference: str | None,
+    now: datetime,
+    reference: str | None = None,
+    original_id: uuid.UUID | None = None,
+    check_limits: bool = True,
+) -> Operation:
+    ledger.check_amount(amount)
+    for account in (payer, payee):
+        if account.currency != amount.currency:
+            raise InvalidAmount(f"account {account.id} holds {account.currency}, not {amount}")
+    if payer.id == payee.id:
+        raise InvalidAmount(f"account {payer.id} cannot pay itself")
+    _check_reference_free(session, initiator, client_reference)
+    ledger.lock_accounts(session, (leg.account_id for leg in legs))
+    if check_limits:
+        _check_limits(
+            session, policy, payer=payer, operation=operation_type, amount=amount, now=now
+        )
+    operation = Operation(
+        id=uuid.uuid4(),
+        type=operation_type.value,
+        status=OperationStatus.COMPLETED.value,
+        initiator=initiator,
+        client_reference=client_reference,
+        payer_account_id=payer.id,
+        payee_account_id=payee.id,
+        currency=amount.currency,
+        amount=amount.minor,
+        fee=fee.minor,
+        original_id=original_id,
+        reference=reference,
+        created_at=now,
+        updated_at=now,
+    )
+    _insert_operation(session, operation)
+    ledger.post(
+        session,
+        legs,
+        kind=operation_type.value,
+        description=f"{operation_type.value} {amount}" + (f" ref {reference}" if reference else ""),
+        now=now,
+        operation_id=operation.id,
+    )
+    return operation
+
+
+def _payer_pays_fee(
+    session: Session,
+    policy: PaymentsPolicy,
+    *,
+    operation_type: OperationType,
+    payer: Account,
+    payee: Account,
+    amount: Money,
+    initiator: str,
+    client_reference: str | None,
+    now: datetime,
+    reference: str | None = None,
+) -> Operation:
+    ledger.check_amount(amount)
+    fee = policy.fee_for(operation_type, amount)
+    legs = [Leg(payer.id, -(amount + fee)), Leg(payee.id, amount)]
+    if fee.minor:
+        fees = ledger.system_account(session, AccountKind.FEES, amount.currency, now)
+        legs.append(Leg(fees.id, fee))
+    operation = _book(
+        session,
+        policy,
+        operation_type=operation_type,
+        payer=payer,
+        payee=payee,
+        amount=amount,
+        fee=fee,
+        legs=legs,
+        initiator=initiator,
+        client_reference=client_reference,
+        now=now,
+        reference=reference,
+    )
+    _notify_debit(session, payer, operation, now)
+    _notify_credit(session, payee, operation, amount, now)
+    return operation
+
+
+# -- wallet operations ------------------------------------------------------------------------
+
+
+def fund_agent(
+    session: Session,
+    policy: PaymentsPolicy,
+    *,
+    agent_account_id: int,
+    amount: Money,
+    initiator: str,
+    now: datetime,
+    client_reference: str | None = None,
+) -> Operation:
+    """Issue e-money to an agent's float (the agent paid the operator in cash or by bank)."""
+    agent = _account_of(session, agent_account_id, AccountKind.AGENT_FLOAT, "agent")
+    issuance = ledger.system_account(session, AccountKind.ISSUANCE, amount.currency, now)
+    return _book(
+        session,
+        policy,
+        operation_type=OperationType.FUNDING,
+        payer=issuance,
+        payee=agent,
+        amount=amount,
+        fee=Money.zero(amount.currency),
+        legs=[Leg(issuance.id, -amount), Leg(agent.id, amount)],
+        initiator=initiator,
+        client_reference=client_reference,
+        now=now,
+        check_limits=False,
+    )
+
+
+def cash_in(
+    session: Session,
+    policy: PaymentsPolicy,
+    *,
+    agent_account_id: int,
+    wallet_account_id: int,
+    amount: Money,
+    initiator: str,
+    now: datetime,
+    client_reference: str | None = None,
+) -> Operation:
+    """The person hands cash to the agent; the agent's float pays the person's wallet."""
+    agent = _account_of(session, agent_account_id, AccountKind.AGENT_FLOAT, "agent")
+    wallet = _account_of(session, wallet_account_id, AccountKind.WALLET, "wallet")
+    return _payer_pays_fee(
+        session,
+        policy,
+        operation_type=OperationType.CASH_IN,
+        payer=agent,
+        payee=wallet,
+        amount=amount,
+        initiator=initiator,
+        client_reference=client_reference,
+        now=now,
+    )
+
+
+def cash_out(
+    session: Session,
+    policy: PaymentsPolicy,
+    *,
+    wallet_account_id: int,
+    agent_account_id: int,
+    amount: Money,
+    initiator: str,
+    now: datetime,
+    client_reference: str | None = None,
+) -> Operation:
+    """The wallet pays the agent's float; the agent hands cash to the person.
+
+    Capped per person and business day (``policy.cash_out_daily_cap``).
+    """
+    wallet = _account_of(session, wallet_account_id, AccountKind.WALLET, "wallet")
+    agent = _account_of(session, agent_account_id, AccountKind.AGENT_FLOAT, "agent")
+    return _payer_pays_fee(
+        session,
+        policy,
+        operation_type=OperationType.CASH_OUT,
+        payer=wallet,
+        payee=agent,
+        amount=amount,
+        initiator=initiator,
+        client_reference=client_reference,
+        now=now,
+    )
+
+
+def transfer_p2p(
+    session: Session,
+    policy: PaymentsPolicy,
+    *,
+    from_wallet_id: int,
+    to_wallet_id: int,
+    amount: Money,
+    initiator: str,
+    now: datetime,
+    client_reference: str | None = None,
+) -> Operation:
+    payer = _account_of(session, from_wallet_id, AccountKind.WALLET, "payer")
+    payee = _account_of(session, to_wallet_id, AccountKind.WALLET, "payee")
+    return _payer_pays_fee(
+        session,
+        policy,
+        operation_type=OperationType.P2P_TRANSFER,
+        payer=payer,
+        payee=payee,
+        amount=amount,
+        initiator=initiator,
+        client_reference=client_reference,
+        now=now,
+    )
+
+
+def pay_bill(
+    session: Session,
+    policy: PaymentsPolicy,
+    *,
+    wallet_account_id: int,
+    biller_code: str,
+    bill_reference: str,
+    amount: Money,
+    initiator: str,
+    now: datetime,
+    client_reference: str | None = None,
+) -> Operation:
+    biller = session.get(Biller, biller_code)
+    if biller is None or not biller.active:
+        raise BillerNotFound(f"no active biller {biller_code!r}")
+    if not re.fullmatch(biller.reference_pattern, bill_reference):
+        raise InvalidBillReference(
+            f"{bill_reference!r} is not a valid {biller.name} bill reference"
+        )
+    wallet = _account_of(session, wallet_account_id, AccountKind.WALLET, "wallet")
+    biller_account = _account_of(session, biller.account_id, AccountKind.BILLER, "biller")
+    return _payer_pays_fee(
+        session,
+        policy,
+        operation_type=OperationType.BILL_PAYMENT,
+        payer=wallet,
+        payee=biller_account,
+        amount=amount,
+        initiator=initiator,
+        client_reference=client_reference,
+        now=now,
+        reference=f"{biller.code}:{bill_reference}",
+    )
+
+
+# -- purchases at merchants -------------------------------------------------------------------
+
+
+def purchase(
+    session: Session,
+    policy: PaymentsPolicy,
+    *,
+    payer_wallet_id: int,
+    merchant_account_id: int,
+    amount: Money,
+    initiator: str,
+    now: datetime,
+    client_reference: str | None = None,
+) -> Operation:
+    """Hold the payer's funds and capture them at once; the merchant pays the purchase fee.
+
+    The hold and the capture are separate ledger steps (as for a card authorisation) in one
+    database transaction: a terminal that needs them apart uses :func:`authorize_purchase` and
+    :func:`capture_purchase`.
+    """
+    operation = authorize_purchase(
+        session,
+        policy,
+        payer_wallet_id=payer_wallet_id,
+        merchant_account_id=merchant_account_id,
+        amount=amount,
+        initiator=initiator,
+        now=now,
+        client_reference=client_reference,
+    )
+    return capture_purchase(session, policy, operation_id=operation.id, now=now)
+
+
+def authorize_purchase(
+    session: Session,
+    policy: PaymentsPolicy,
+    *,
+    payer_wallet_id: int,
+    merchant_account_id: int,
+    amount: Money,
+    initiator: str,
+    now: datetime,
+    client_reference: str | None = None,
+) -> Operation:
+    ledger.check_amount(amount)
+    payer = _account_of(session, payer_wallet_id, AccountKind.WALLET, "payer")
+    merchant = _account_of(session, merchant_account_id, AccountKind.MERCHANT, "merchant")
+    for account in (payer, merchant):
+        if account.currency != amount.currency:
+            raise InvalidAmount(f"account {account.id} holds {account.currency}, not {amount}")
+    _check_reference_free(session, initiator, client_reference)
+    ledger.lock_accounts(session, (payer.id, merchant.id))
+    _check_limits(
+        session, policy, payer=payer, operation=OperationType.PURCHASE, amount=amount, now=now
+    )
+    hold = ledger.place_hold(
+        session,
+        account_id=payer.id,
+        credit_account_id=merchant.id,
+        amount=amount,
+        expires_at=now + policy.hold_lifetime,
+        now=now,
+    )
+    operation = Operation(
+        id=uuid.uuid4(),
+        type=OperationType.PURCHASE.value,
+        status=OperationStatus.AUTHORIZED.value,
+        initiator=initiator,
+        client_reference=client_reference,
+        payer_account_id=payer.id,
+        payee_account_id=merchant.id,
+        currency=amount.currency,
+        amount=amount.minor,
+        fee=0,
+        hold_id=hold.id,
+        created_at=now,
+        updated_at=now,
+    )
+    _insert_operation(session, operation)
+    return operation
+
+
+def _lock_operation(session: Session, operation_id: uuid.UUID) -> Operation:
+    operation = session.scalars(
+        select(Operation)
+        .where(Operation.id == operation_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+    if operation is None:
+        raise OperationNotFound(f"no operation {operation_id}")
+    return operation
+
+
+def capture_purchase(
+    session: Session,
+    policy: PaymentsPolicy,
+    *,
+    operation_id: uuid.UUID,
+    now: datetime,
+    amount: Money | None = None,
+) -> Operation:
+    """Capture an authorised purchase in full or in part; the rest of the hold is released."""
+    operation = _lock_operation(session, operation_id)
+    if operation.type != OperationType.PURCHASE.value or operation.hold_id is None:
+        raise OperationNotReversible(f"operation {operation_id} is not a purchase")
+    if operation.status != OperationStatus.AUTHORIZED.value:
+        raise OperationNotReversible(f"purchase {operation_id} is {operation.status}")
+    captured = amount if amount is not None else Money(operation.amount, operation.currency)
+    fee = policy.fee_for(OperationType.PURCHASE, captured)
+    extra: list[Leg] = []
+    if fee.minor:
+        fees = ledger.system_account(session, AccountKind.FEES, captured.currency, now)
+        assert operation.payee_account_id is not None
+        extra = [Leg(operation.payee_account_id, -fee), Leg(fees.id, fee)]
+    ledger.capture_hold(
+        session,
+        operation.hold_id,
+        amount=captured,
+        now=now,
+        kind=OperationType.PURCHASE.value,
+        description=f"purchase {captured}",
+        extra_legs=extra,
+        operation_id=operation.id,
+    )
+    operation.amount = captured.minor
+    operation.fee = fee.minor
+    operation.status = OperationStatus.COMPLETED.value
+    operation.updated_at = now
+    session.flush()
+    assert operation.payer_account_id is not None
+    payer = session.get(Account, operation.payer_account_id)
+    assert payer is not None
+    _notify_debit(session, payer, operation, now)
+    return operation
+
+
+def _last_settlement(session: Session, merchant_id: int) -> datetime | None:
+    return session.scalar(
+        select(func.max(Operation.created_at)).where(
+            Operation.type == OperationType.SETTLEMENT.value,
+            Operation.payer_account_id == merchant_id,
+        )
+    )
+
+
+def void_purchase(
+    session: Session,
+    policy: PaymentsPolicy,
+    *,
+    operation_id: uuid.UUID,
+    initiator: str,
+    now: datetime,
+    client_reference: str | None = None,
+) -> Operation:
+    """Cancel a purchase on its business day, before the merchant's next settlement.
+
+    An authorised purchase just releases its hold; a captured one is reversed in full, the
+    merchant's fee included.
+    """
+    original = _lock_operation(session, operation_id)
+    if original.type != OperationType.PURCHASE.value:
+        raise OperationNotReversible(f"operation {operation_id} is not a purchase")
+    if original.status not in _COUNTED:
+        raise OperationNotReversible(f"purchase {operation_id} is already {original.status}")
+    if policy.business_day(original.created_at) != policy.business_day(now):
+        raise OperationNotReversible(
+            f"purchase {operation_id} was made on another business day; refund it instead"
+        )
+    assert original.payer_account_id is not None and original.payee_account_id is not None
+    settled = _last_settlement(session, original.payee_account_id)
+    if settled is not None and settled >= original.created_at:
+        raise OperationNotReversible(
+            f"purchase {operation_id} was already settled to the merchant; refund it instead"
+        )
+    refunded = _refunded_total(session, original.id)
+    if refunded:
+        raise OperationNotReversible(
+            f"purchase {operation_id} was partly refunded; refund the rest"
+        )
+    payer = session.get(Account, original.payer_account_id)
+    merchant = session.get(Account, original.payee_account_id)
+    assert payer is not None and merchant is not None
+    amount = Money(original.amount, original.currency)
+    if original.status == OperationStatus.AUTHORIZED.value:
+        assert original.hold_id is not None
+        _check_reference_free(session, initiator, client_reference)
+        ledger.void_hold(session, original.hold_id, now=now)
+        void = Operation(
+            id=uuid.uuid4(),
+            type=OperationType.VOID.value,
+            status=OperationStatus.COMPLETED.value,
+            initiator=initiator,
+            client_reference=client_reference,
+            payer_account_id=merchant.id,
+            payee_account_id=payer.id,
+            currency=amount.currency,
+            amount=amount.minor,
+            fee=0,
+            original_id=original.id,
+            created_at=now,
+            updated_at=now,
+        )
+        _insert_operation(session, void)
+    else:
+        fee = Money(original.fee, original.currency)
+        legs = [Leg(merchant.id, -(amount - fee)), Leg(payer.id, amount)]
+        if fee.minor:
+            fees = ledger.system_account(session, AccountKind.FEES, amount.currency, now)
+            legs.append(Leg(fees.id, -fee))
+        void = _book(
+            session,
+            policy,
+            operation_type=OperationType.VOID,
+            payer=merchant,
+            payee=payer,
+            amount=amount,
+            fee=Money.zero(amount.currency),
+            legs=legs,
+            initiator=initiator,
+            client_reference=client_reference,
+            now=now,
+            original_id=original.id,
+            check_limits=False,
+        )
+        _notify_debit(session, merchant, void, now)
+    original.status = OperationStatus.VOIDED.value
+    original.updated_at = now
+    session.flush()
+    _notify_credit(session, payer, void, amount, now)
+    return void
+
+
+def _refunded_total(session: Session, original_id: uuid.UUID) -> int:
+    total = session.scalar(
+        select(func.coalesce(func.sum(Operation.amount), 0)).where(
+            Operation.original_id == original_id,
+            Operation.type == OperationType.REFUND.value,
+        )
+    )
+    return int(total or 0)
+
+
+def refund_purchase(
+    session: Session,
+    policy: PaymentsPolicy,
+    *,
+    operation_id: uuid.UUID,
+    amount: Money,
+    initiator: str,
+    now: datetime,
+    client_reference: str | None = None,
+) -> Operation:
+    """Give back part or all of a captured purchase; refunds never total more than the sale.
+
+    The operator returns the merchant's fee in proportion to what is refunded (rounded down, the
+    last refund takes the remainder), so a fully refunded sale costs the merchant nothing.
+    """
+    original = _lock_operation(session, operation_id)  # serialises refunds of one purchase
+    if original.type != OperationType.PURCHASE.value:
+        raise OperationNotReversible(f"operation {operation_id} is not a purchase")
+    if original.status != OperationStatus.COMPLETED.value:
+        raise OperationNotReversible(f"purchase {operation_id} is {original.status}")
+    ledger.check_amount(amount)
+    if amount.currency != original.currency:
+        raise InvalidAmount(f"purchase {operation_id} was in {original.currency}, not {amount}")
+    refunded = _refunded_total(session, original.id)
+    if refunded + amount.minor > original.amount:
+        raise OperationNotReversible(
+            f"refund of {amount} would pass the purchase amount "
+            f"{Money(original.amount, original.currency)}; "
+            f"{Money(refunded, original.currency)} already refunded"
+        )
+    assert original.payer_account_id is not None and original.payee_account_id is not None
+    merchant = session.get(Account, original.payee_account_id)
+    payer = session.get(Account, original.payer_account_id)
+    assert merchant is not None and payer is not None
+    fee_back = Money(
+        original.fee * (refunded + amount.minor) // original.amount
+        - original.fee * refunded // original.amount,
+        amount.currency,
+    )
+    legs = [Leg(merchant.id, -(amount - fee_back)), Leg(payer.id, amount)]
+    if fee_back.minor:
+        fees = ledger.system_account(session, AccountKind.FEES, amount.currency, now)
+        legs.append(Leg(fees.id, -fee_back))
+    refund = _book(
+        session,
+        policy,
+        operation_type=OperationType.REFUND,
+        payer=merchant,
+        payee=payer,
+        amount=amount,
+        fee=Money.zero(amount.currency),
+        legs=legs,
+        initiator=initiator,
+        client_reference=client_reference,
+        now=now,
+        original_id=original.id,
+        check_limits=False,
+    )
+    _notify_debit(session, merchant, refund, now)
+    _notify_credit(session, payer, refund, amount, now)
+    return refund
+
+
+def settle_merchant(
+    session: Session,
+    policy: PaymentsPolicy,
+    *,
+    merchant_account_id: int,
+    initiator: str,
+    now: datetime,
+    client_reference: str | None = None,
+) -> Operation | None:
+    """Pay the merchant's whole available balance out to its bank (None if there is nothing).
+
+    After this, the day's purchases can no longer be voided, only refunded.
+    """
+    merchant = _account_of(session, merchant_account_id, AccountKind.MERCHANT, "merchant")
+    ledger.lock_accounts(session, (merchant.id,))
+    available = ledger.balance_of(session, merchant.id).available
+    if available.minor <= 0:
+        return None
+    settlement = ledger.system_account(session, AccountKind.SETTLEMENT, merchant.currency, now)
+    return _book(
+        session,
+        policy,
+        operation_type=OperationType.SETTLEMENT,
+        payer=merchant,
+        payee=settlement,
+        amount=available,
+        fee=Money.zero(available.currency),
+        legs=[Leg(merchant.id, -available), Leg(settlement.id, available)],
+        initiator=initiator,
+        client_reference=client_reference,
+        now=now,
+        check_limits=False,
+    )
+
+
+def expire_authorizations(session: Session, *, now: datetime) -> int:
+    """Expire held purchases whose authorisation ran out; returns how many."""
+    holds = ledger.expire_holds(session, now=now)
+    if not holds:
+        return 0
+    for operation in session.scalars(
+        select(Operation).where(Operation.hold_id.in_([h.id for h in holds]))
+    ):
+        if operation.status == OperationStatus.AUTHORIZED.value:
+            operation.status = OperationStatus.EXPIRED.value
+            operation.updated_at = now
+    session.flush()
+    return len(holds)

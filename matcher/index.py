@@ -141,6 +141,10 @@ class PalmIndex:
     def __contains__(self, subject_id: object) -> bool:
         return subject_id in self._slots_of
 
+    def has_template(self, key: int) -> bool:
+        """Whether a template with ``key`` is in the index."""
+        return int(key) in self._slot_of_key
+
     def subjects(self) -> list[str]:
         """Enrolled subject ids (a copy)."""
         with self._lock.read():

@@ -242,10 +242,10 @@ def all_pairs_scores(templates: Sequence[biometric.Template]) -> npt.NDArray[np.
     return np.concatenate(out) if out else np.zeros(0)
 
 
-def _git_revision() -> str:
+def _git(*args: str) -> str:
     try:
         return subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True,
+            ["git", *args], capture_output=True, text=True, check=True,
             cwd=Path(__file__).parent,
         ).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
@@ -270,7 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         "templates": len(templates),
         "capture": "session 0, sample 0, right hand; one capture per identity",
         "pairs": "every unordered pair of templates of different identities",
-        "code_revision": _git_revision(),
+        "code_revision": _git("rev-parse", "HEAD"),
+        "uncommitted_changes": _git("status", "--porcelain", "--", "biometric", "capture").split(
+            "\n") if _git("status", "--porcelain", "--", "biometric", "capture") else [],
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "caveat": "simulated palms, not a measured population; revalidate on real captures",
     }

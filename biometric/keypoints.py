@@ -155,6 +155,12 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
         if float(opening @ to_center) > 0:
             continue
         opening /= np.linalg.norm(opening) + 1e-9
+        if not contact:
+            # The valley is the deepest point of the gap along its own axis, not
+            # the point nearest the palm centre (which slides sideways as the hand
+            # turns). Pegged gaps are long wedges whose tip the pegs fix better.
+            near = [(far + k) % n_points for k in range(-arm // 2, arm // 2 + 1)]
+            far = near[int(np.argmin(contour[near].astype(np.float64) @ opening))]
         # (contour index, depth, opening direction as (row, col))
         cands.append((far, float(depth), float(opening[1]), float(opening[0])))
     if len(cands) < 2:
@@ -163,6 +169,10 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
     points = np.array([[contour[c[0], 1], contour[c[0], 0]] for c in cands], dtype=np.float64)
     depths = np.array([c[1] for c in cands])
     openings = np.array([[c[2], c[3]] for c in cands])
+    if not contact and len(points) >= 4:
+        keep = _drop_thumb_valley(points)
+        points, depths, openings = points[keep], depths[keep], openings[keep]
+        cands = [cands[k] for k in keep]
     best = _choose_valleys(points, depths, openings, center, radius, contact)
     if best is None:
         raise RoiError(
@@ -293,3 +303,23 @@ def _tangent_points(
             break
         a, b = new_a, new_b
     return np.stack([a, b])
+
+
+def _drop_thumb_valley(points: npt.NDArray[np.float64]) -> list[int]:
+    """Indices of ``points`` without the thumb valley, when it can be told apart.
+
+    With four or more valleys along the hand's top edge, the three between the
+    fingers are about evenly spaced and the thumb valley is the end one beyond
+    the widest gap.
+    """
+    centred = points - points.mean(axis=0)
+    axis = np.linalg.svd(centred, full_matrices=False)[2][0]
+    order = np.argsort(centred @ axis)
+    steps = np.linalg.norm(np.diff(points[order], axis=0), axis=1)
+    first, last = float(steps[0]), float(steps[-1])
+    inner = float(np.median(steps[1:-1])) if len(steps) > 2 else min(first, last)
+    if last >= first and last > 1.25 * inner:
+        return [int(k) for k in order[:-1]]
+    if first > last and first > 1.25 * inner:
+        return [int(k) for k in order[1:]]
+    return [int(k) for k in order]

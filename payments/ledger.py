@@ -129,6 +129,7 @@ def system_account(session: Session, kind: AccountKind, currency: str, now: date
     Issuance and settlement are the ledger's boundary with the outside world (cash and banks) and
     so may go negative; the fee account may not.
     """
+
     def find() -> Account | None:
         return find_account(
             session, owner_type=SYSTEM_OWNER, owner_id=SYSTEM_OWNER, kind=kind, currency=currency

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
-from datetime import datetime
-from decimal import Decimal
 
 import pytest
 from sqlalchemy import select
@@ -25,92 +22,10 @@ from payments.errors import (
     OperationNotFound,
     OperationNotReversible,
 )
-from payments.models import Account, AccountKind, OperationStatus, OperationType, OutboxMessage
-from payments.policy import FeeRule, Limit, PaymentsPolicy
+from payments.models import OperationStatus
 
 from ..conftest import FakeClock
-
-
-def dzd(major: str) -> Money:
-    return Money.of(major, "DZD")
-
-
-POLICY = PaymentsPolicy(
-    fees={
-        (OperationType.P2P_TRANSFER, "DZD"): FeeRule(rate=Decimal("0.01"), minimum=1_000),
-        (OperationType.CASH_OUT, "DZD"): FeeRule(fixed=5_000),
-        (OperationType.BILL_PAYMENT, "DZD"): FeeRule(fixed=2_000),
-        (OperationType.PURCHASE, "DZD"): FeeRule(rate=Decimal("0.01")),
-    },
-    limits={
-        (OperationType.P2P_TRANSFER, "DZD"): Limit(per_transaction=2_000_000, per_day=3_000_000),
-    },
-)
-
-
-@dataclass
-class World:
-    session: Session
-    clock: FakeClock
-    agent: Account
-    amina: Account
-    karim: Account
-    shop: Account
-
-    @property
-    def now(self) -> datetime:
-        return self.clock()
-
-    def available(self, account: Account) -> Money:
-        return ledger.balance_of(self.session, account.id).available
-
-    def fees(self) -> Money:
-        account = ledger.system_account(self.session, AccountKind.FEES, "DZD", self.now)
-        return self.available(account)
-
-    def sms_to(self, phone: str) -> list[str]:
-        return list(
-            self.session.scalars(
-                select(OutboxMessage.body)
-                .where(OutboxMessage.recipient == phone)
-                .order_by(OutboxMessage.id)
-            )
-        )
-
-
-AMINA_PHONE, KARIM_PHONE = "+213555000001", "+213555000002"
-
-
-@pytest.fixture
-def world(db: Session, clock: FakeClock) -> World:
-    now = clock()
-    agent = service.open_agent_account(db, agent_id="poste-bab-ezzouar", currency="DZD", now=now)
-    world = World(
-        session=db,
-        clock=clock,
-        agent=agent,
-        amina=service.open_wallet(
-            db, person_id="amina", currency="DZD", phone=AMINA_PHONE, now=now
-        ),
-        karim=service.open_wallet(
-            db, person_id="karim", currency="DZD", phone=KARIM_PHONE, now=now
-        ),
-        shop=service.open_merchant_account(db, merchant_id="epicerie", currency="DZD", now=now),
-    )
-    service.fund_agent(
-        db, POLICY, agent_account_id=agent.id, amount=dzd("1000000"), initiator="ops", now=now
-    )
-    service.cash_in(
-        db,
-        POLICY,
-        agent_account_id=agent.id,
-        wallet_account_id=world.amina.id,
-        amount=dzd("100000"),
-        initiator="agent:poste-bab-ezzouar",
-        now=now,
-    )
-    db.commit()
-    return world
+from .conftest import AMINA_PHONE, KARIM_PHONE, POLICY, World, dzd
 
 
 def test_cash_in_credits_the_wallet_from_the_agents_float(world: World) -> None:

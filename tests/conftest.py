@@ -218,7 +218,10 @@ def app(settings: Settings, db_engine: Engine, clock: FakeClock) -> FastAPI:
 def client(app: FastAPI) -> Iterator[TestClient]:
     from fastapi.testclient import TestClient
 
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    # https, as in production: the session cookie is Secure and would not be sent over http.
+    with TestClient(
+        app, base_url="https://testserver", raise_server_exceptions=False
+    ) as test_client:
         yield test_client
 
 

@@ -1,0 +1,3 @@
+from palmvein.cli import main
+
+main()

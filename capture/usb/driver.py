@@ -184,6 +184,13 @@ class UsbScanner(ScannerBase):
             device.set_configuration()
             usb.util.claim_interface(device, p.INTERFACE)
             info = _read_info(device, self.timeout_ms)
+            if info.protocol_version != p.PROTOCOL_VERSION:
+                usb.util.dispose_resources(device)
+                raise ScannerError(
+                    f"palm scanner {info.serial} speaks protocol version {info.protocol_version}; "
+                    f"this driver speaks version {p.PROTOCOL_VERSION} (update palmvein or the "
+                    "scanner firmware)"
+                )
             # A fresh session must not pick up a frame a previous user left in the FIFO.
             device.ctrl_transfer(p.REQUEST_TYPE_OUT, p.Request.ABORT, 0, 0, None, self.timeout_ms)
         except usb.core.USBError as exc:

@@ -244,6 +244,7 @@ class EmulatedScanner:
     distance_mm: int = p.NO_DISTANCE
     hand_present: bool = False
     unplug_reports_io_error: bool = False
+    protocol_version: int = p.PROTOCOL_VERSION
 
     def __post_init__(self) -> None:
         if self.frame_source is None:
@@ -337,6 +338,7 @@ class EmulatedScanner:
                     firmware=self.firmware,
                     model=self.model,
                     serial=self.serial,
+                    protocol_version=self.protocol_version,
                 ).pack()
             if request == p.Request.GET_DISTANCE and length == p.DISTANCE_SIZE:
                 if self._distance_script:

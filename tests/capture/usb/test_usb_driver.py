@@ -294,6 +294,18 @@ def test_a_scanner_held_by_another_program_is_reported_busy(bus: EmulatedBackend
         UsbScanner(backend=bus).open()
 
 
+def test_a_scanner_speaking_another_protocol_version_is_refused(
+    make_device: Callable[..., EmulatedScanner],
+) -> None:
+    device = make_device()
+    device.protocol_version = 2
+    with pytest.raises(
+        ScannerError, match="speaks protocol version 2; this driver speaks version 1"
+    ):
+        UsbScanner(backend=EmulatedBackend([device])).open()
+    assert device.claimed_by is None  # the interface was let go
+
+
 def test_capture_before_open_is_refused(bus: EmulatedBackend) -> None:
     with pytest.raises(ScannerError, match="not open"):
         UsbScanner(backend=bus).capture()

@@ -30,8 +30,9 @@ Per capture (:mod:`~capture.simulated.sensor`, :mod:`~capture.simulated.optics`)
 rotation, scale, translation, finger spread and thumb angle, out-of-plane tilt (a true plane
 homography), a smooth elastic skin deformation; LED falloff and tilt gradient, exposure
 (session-level and sample-level log-normal gains), per-session vein visibility, defocus and
-occasional motion blur, shot and read noise, 8-bit clipping. The knobs and their default ranges
-are in :class:`SensorConfig` (:func:`default_config`).
+occasional motion blur, shot and read noise, 8-bit clipping; palm-line depth changes with the
+finger spread. The knobs and their default ranges are in :class:`SensorConfig`
+(:func:`default_config`, with "easy", "default" and "hard" presets).
 
 Geometries
 ----------
@@ -40,7 +41,7 @@ Geometries
     background, the forearm leaving the frame; palm and fingers wholly in frame (``margin_px``)
     unless ``out_of_frame=True``, which lets one frame edge cut the palm or fingers.
 ``pegged``
-    288 x 352, 2.8 px/mm; the palm fills most of the frame with the finger roots and finger gaps
+    288 x 352, 2.9 px/mm; the palm fills most of the frame with the finger roots and finger gaps
     (dark) along the top edge, a peg between the middle and ring fingers (device-fixed, top
     centre, occluding the hand), the device casing along the bottom edge; rotation within
     +/-4 degrees, scale within +/-3 %.
@@ -91,7 +92,7 @@ vessel model is a random-walk growth with bifurcations (as in synthetic vein gen
 Hillerström et al., "Generating and analyzing synthetic finger vein images", BIOSIG 2014).
 """
 
-from capture.simulated.config import Geometry, SensorConfig, default_config
+from capture.simulated.config import Difficulty, Geometry, SensorConfig, default_config
 from capture.simulated.dataset import write_dataset
 from capture.simulated.identity import PalmIdentity, make_identity
 from capture.simulated.sensor import (
@@ -110,6 +111,7 @@ __all__ = [
     "ROI_SIDE_FACTOR",
     "CaptureConditions",
     "CapturePose",
+    "Difficulty",
     "FingerValleys",
     "Geometry",
     "PalmIdentity",

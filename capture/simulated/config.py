@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Literal
 
 Geometry = Literal["contactless", "pegged"]
+Difficulty = Literal["easy", "default", "hard"]
 
 
 @dataclass(frozen=True)
@@ -62,13 +64,62 @@ class SensorConfig:
 
 
 def default_config(
-    geometry: Geometry = "contactless", shape: tuple[int, int] | None = None
+    geometry: Geometry = "contactless",
+    shape: tuple[int, int] | None = None,
+    difficulty: Difficulty = "default",
 ) -> SensorConfig:
-    """The default difficulty for ``geometry`` ("contactless" or "pegged").
+    """The knobs for ``geometry`` ("contactless" or "pegged") at a difficulty level.
 
     ``shape`` (rows, cols) defaults to (480, 640) for contactless and (288, 352) for pegged; the
     pixel pitch scales with the frame width so a larger frame shows the same scene sharper.
+    ``difficulty``: "default" is the calibrated realistic setting; "easy" shrinks pose,
+    illumination, blur and noise variation (for debugging a pipeline); "hard" widens them
+    (larger rotation and scale range, stronger tilt and deformation, fingers nearly closed,
+    fainter veins, more blur and noise).
     """
+    base = _geometry_defaults(geometry, shape)
+    if difficulty == "default":
+        return base
+    if difficulty == "easy":
+        return dataclasses.replace(
+            base,
+            rotation_max_deg=base.rotation_max_deg / 3,
+            scale_range=base.scale_range / 2,
+            tilt_max_deg=base.tilt_max_deg / 3,
+            elastic_rms_mm=base.elastic_rms_mm / 2,
+            spread_range=(max(base.spread_range), max(base.spread_range)),
+            session_gain_sigma=base.session_gain_sigma / 2,
+            sample_gain_sigma=base.sample_gain_sigma / 2,
+            vein_contrast_range=(1.0, 1.2),
+            vein_contrast_sigma=base.vein_contrast_sigma / 2,
+            defocus_range=(0.3, 0.5),
+            defocus_per_scale=base.defocus_per_scale / 2,
+            motion_prob=0.0,
+            electrons_range=(2 * base.electrons_range[0], 2 * base.electrons_range[1]),
+            read_noise=base.read_noise / 2,
+        )
+    if difficulty == "hard":
+        lo, hi = base.spread_range
+        return dataclasses.replace(
+            base,
+            rotation_max_deg=base.rotation_max_deg * 4 / 3,
+            scale_range=base.scale_range * 1.25,
+            tilt_max_deg=base.tilt_max_deg * 1.5,
+            elastic_rms_mm=base.elastic_rms_mm * 1.5,
+            spread_range=(lo * 0.6, hi),
+            min_finger_gap_deg=base.min_finger_gap_deg * 0.6,
+            session_gain_sigma=base.session_gain_sigma * 1.4,
+            vein_contrast_range=(0.55, 1.15),
+            vein_contrast_sigma=base.vein_contrast_sigma * 1.5,
+            defocus_range=(base.defocus_range[0] * 1.4, base.defocus_range[1] * 1.4),
+            motion_prob=min(1.0, base.motion_prob * 2),
+            electrons_range=(0.6 * base.electrons_range[0], 0.6 * base.electrons_range[1]),
+            read_noise=base.read_noise * 1.5,
+        )
+    raise ValueError(f"unknown difficulty {difficulty!r}; expected 'easy', 'default' or 'hard'")
+
+
+def _geometry_defaults(geometry: Geometry, shape: tuple[int, int] | None) -> SensorConfig:
     if geometry == "contactless":
         rows, cols = shape if shape is not None else (480, 640)
         k = cols / 640.0
@@ -109,7 +160,7 @@ def default_config(
         return SensorConfig(
             geometry=geometry,
             shape=(rows, cols),
-            px_per_mm=3.1 * k,
+            px_per_mm=2.9 * k,
             focal_px=700.0 * k,
             rotation_max_deg=4.0,
             scale_range=0.03,

@@ -29,7 +29,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from capture.simulated.config import Geometry
+from capture.simulated.config import Difficulty, Geometry
 from capture.simulated.identity import Hand
 from capture.simulated.sensor import ROI_OFFSET_FACTOR, ROI_SIDE_FACTOR, SimulatedSensor
 
@@ -55,6 +55,7 @@ def write_dataset(
     shape: tuple[int, int] | None = None,
     hands: Sequence[Hand] = ("right",),
     first_identity: int = 0,
+    difficulty: Difficulty = "default",
     progress: bool = True,
 ) -> Path:
     """Render a dataset of simulated captures (see the module docstring for the layout).
@@ -75,6 +76,8 @@ def write_dataset(
         Which hands to render; each hand is its own identity folder.
     first_identity : int
         Index of the first identity (to extend a dataset or split work).
+    difficulty : {"default", "easy", "hard"}
+        Preset of the sensor's knobs (:func:`capture.simulated.config.default_config`).
     progress : bool
         Show a rich progress bar.
 
@@ -87,7 +90,9 @@ def write_dataset(
         raise ValueError("n_identities, sessions and samples_per_session must be positive")
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    sensor = SimulatedSensor(seed=seed, geometry=geometry, shape=shape, cache_size=2)
+    sensor = SimulatedSensor(
+        seed=seed, geometry=geometry, shape=shape, difficulty=difficulty, cache_size=2
+    )
     jobs = [
         (i, hand, ses, k)
         for i in range(first_identity, first_identity + n_identities)
@@ -118,6 +123,7 @@ def write_dataset(
         "generator": "capture.simulated",
         "seed": seed,
         "geometry": geometry,
+        "difficulty": difficulty,
         "shape": list(sensor.shape),
         "identities": n_identities,
         "first_identity": first_identity,

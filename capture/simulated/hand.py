@@ -71,7 +71,10 @@ def _finger_axis(
 
 
 def articulate(
-    tex: IdentityTextures, angles_deg: dict[str, float], vein_contrast: float
+    tex: IdentityTextures,
+    angles_deg: dict[str, float],
+    vein_contrast: float,
+    crease_depth: float = 1.0,
 ) -> ArticulatedHand:
     """Spread the fingers to ``angles_deg`` and build the canvas of one capture.
 
@@ -83,13 +86,18 @@ def articulate(
     vein_contrast : float
         Multiplier of the vein optical density (blood volume and skin temperature vary between
         sessions, and with them the visibility of veins).
+    crease_depth : float
+        Multiplier of the crease darkening (a hand stretched wide flattens its creases).
 
     Returns
     -------
     ArticulatedHand
     """
     ppm = tex.px_per_mm
-    reflectance = tex.palm * np.exp(-np.float32(vein_contrast) * tex.veins)
+    creases = np.minimum(np.float32(crease_depth) * tex.creases, np.float32(0.9))
+    reflectance = (
+        tex.palm * (np.float32(1.0) - creases) * np.exp(-np.float32(vein_contrast) * tex.veins)
+    )
     union = tex.palm_mask.copy()
     rows, cols = tex.shape
     tips: list[FloatArray] = []

@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from capture.simulated.config import Geometry, SensorConfig, default_config
+from capture.simulated.config import Difficulty, Geometry, SensorConfig, default_config
 from capture.simulated.hand import ArticulatedHand, FingersClosedError, _blur, articulate
 from capture.simulated.identity import FINGER_NAMES, Hand, PalmIdentity, make_identity
 from capture.simulated.optics import blur, led_field, sensor_readout
@@ -105,6 +105,7 @@ class CaptureConditions:
     led: bool
     exposure: float
     vein_contrast: float
+    crease_depth: float
     led_centre_rc: Point
     led_radius_px: float
     ambient: float
@@ -228,6 +229,7 @@ class SimulatedCapture:
                 "led": self.conditions.led,
                 "exposure": self.conditions.exposure,
                 "vein_contrast": self.conditions.vein_contrast,
+                "crease_depth": self.conditions.crease_depth,
                 "led_centre_rc": list(self.conditions.led_centre_rc),
                 "led_radius_px": self.conditions.led_radius_px,
                 "ambient": self.conditions.ambient,
@@ -309,6 +311,8 @@ class SimulatedSensor:
         Frame (rows, cols); defaults (480, 640) or (288, 352).
     config : SensorConfig, optional
         Difficulty knobs; defaults to :func:`capture.simulated.config.default_config`.
+    difficulty : {"default", "easy", "hard"}
+        Preset of the knobs when no ``config`` is given.
     cache_size : int
         Number of identities whose rendered textures are kept.
 
@@ -327,6 +331,7 @@ class SimulatedSensor:
         shape: tuple[int, int] | None = None,
         *,
         config: SensorConfig | None = None,
+        difficulty: Difficulty = "default",
         cache_size: int = 32,
     ) -> None:
         if seed < 0:
@@ -338,7 +343,7 @@ class SimulatedSensor:
             )
         if config is not None and shape is not None and tuple(shape) != config.shape:
             raise ValueError(f"shape {shape} disagrees with config.shape {config.shape}")
-        self.config = config if config is not None else default_config(geometry, shape)
+        self.config = config if config is not None else default_config(geometry, shape, difficulty)
         self.geometry: Geometry = self.config.geometry
         self.shape: tuple[int, int] = self.config.shape
         self._cache_size = cache_size
@@ -465,9 +470,11 @@ class SimulatedSensor:
             prng.uniform(-cfg.thumb_jitter_deg, cfg.thumb_jitter_deg)
         )
         vein_contrast = session_vein * math.exp(prng.normal(0.0, cfg.vein_contrast_sigma))
+        # Spreading the fingers stretches the palm skin and makes the creases shallower.
+        crease_depth = float(np.clip(1.0 - 0.3 * (spread - 1.0) + prng.normal(0.0, 0.05), 0.6, 1.3))
         for _ in range(6):
             try:
-                art = articulate(tex, angles, vein_contrast)
+                art = articulate(tex, angles, vein_contrast, crease_depth)
                 break
             except FingersClosedError:
                 # Fingers pressed together hide a valley; open them a little more.
@@ -496,6 +503,7 @@ class SimulatedSensor:
             led=led,
             exposure=float(exposure),
             vein_contrast=float(vein_contrast),
+            crease_depth=crease_depth,
             led_centre_rc=(float(led_centre[0]), float(led_centre[1])),
             led_radius_px=led_radius,
             ambient=ambient,
@@ -837,7 +845,7 @@ class SimulatedSensor:
             occ_r = np.where(peg > 0, face, 0.02).astype(np.float32)
             occ_r = np.asarray(cv2.GaussianBlur(occ_r, (0, 0), 0.7), dtype=np.float32)
             # Device casing along the wrist-side edge.
-            bar = round(0.045 * rows)
+            bar = round(0.035 * rows)
             occ_a[rows - bar :, :] = 1.0
             occ_r[rows - bar :, :] = 0.10
             occ_r[rows - bar : rows - bar + 2, :] = 0.30

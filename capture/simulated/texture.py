@@ -4,13 +4,15 @@ The canvas is an upright right hand (fingers towards row 0, thumb towards high c
 ``px_per_mm``. Pixel ``(row, col)`` of the canvas is palm point ``u = row / px_per_mm + u0``,
 ``v = col / px_per_mm + v0``. Everything that is fixed per identity is rendered here once:
 
-* ``palm``: NIR reflectance of the palm body (skin albedo, relief, creases, texture) *without*
-  veins; ``veins``: vein absorption (optical density, before the per-session contrast factor);
+* ``palm``: NIR reflectance of the palm body (skin albedo, relief, texture) without creases and
+  veins; ``creases``: darkening by palm lines and wrinkles (0..0.6); ``veins``: vein absorption
+  (optical density, before the per-capture contrast factor);
 * ``palm_mask``: the palm body (soft, 0..1) without fingers;
 * one :class:`FingerPatch` per finger with its own reflectance and mask, upright, hinged at a pivot,
   so that a capture can spread the fingers by rotating the patches.
 
-Image model: reflectance ``R = palm * exp(-k * veins)``, where veins are modelled as absorbers
+Image model: reflectance ``R = palm * (1 - c * creases) * exp(-k * veins)``, where ``c`` is
+the per-capture crease depth (stretched skin flattens the creases) and veins are modelled as absorbers
 whose optical density falls and whose blur grows with depth (light diffusion in tissue; cf. the
 depth-dependent blur in Zharov et al. 2004, "Infrared imaging of subcutaneous veins").
 """
@@ -51,6 +53,7 @@ class IdentityTextures:
     px_per_mm: float
     origin_mm: tuple[float, float]
     palm: F32
+    creases: F32
     veins: F32
     palm_mask: F32
     palm_mask_soft: F32
@@ -277,7 +280,7 @@ def render_identity(
     creases = np.zeros(shape, np.float32)
     for cr in ident.creases:
         _draw_crease(creases, cr, to_canvas, ppm, rng)
-    palm *= 1.0 - np.minimum(wrinkles + creases, 0.6)
+    crease_depth = np.minimum(wrinkles + creases, 0.6).astype(np.float32)
 
     veins = _render_veins(ident, shape, to_canvas, ppm)
 
@@ -288,6 +291,7 @@ def render_identity(
         px_per_mm=ppm,
         origin_mm=(u0, v0),
         palm=palm.astype(np.float32),
+        creases=crease_depth,
         veins=veins,
         palm_mask=palm_mask,
         palm_mask_soft=_f32(palm_mask_soft),

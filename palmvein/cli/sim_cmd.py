@@ -24,6 +24,10 @@ GeometryOption = Annotated[
     ),
 ]
 SeedOption = Annotated[int, typer.Option("--seed", min=0, help="Seed of all identities.")]
+DifficultyOption = Annotated[
+    str,
+    typer.Option("--difficulty", help="Preset of pose/illumination/noise: easy, default, hard."),
+]
 
 
 def _geometry(value: str) -> Literal["contactless", "pegged"]:
@@ -33,6 +37,18 @@ def _geometry(value: str) -> Literal["contactless", "pegged"]:
         return "pegged"
     raise CliError(
         f"unknown geometry {value!r}", hint="use contactless or pegged", code=ExitCode.USAGE
+    )
+
+
+def _difficulty(value: str) -> Literal["easy", "default", "hard"]:
+    if value == "easy":
+        return "easy"
+    if value == "default":
+        return "default"
+    if value == "hard":
+        return "hard"
+    raise CliError(
+        f"unknown difficulty {value!r}", hint="use easy, default or hard", code=ExitCode.USAGE
     )
 
 
@@ -56,6 +72,7 @@ def dataset(
     left: Annotated[
         bool, typer.Option("--left", help="Also left hands (folders <identity>L).")
     ] = False,
+    difficulty: DifficultyOption = "default",
 ) -> None:
     """Write a simulated dataset with ground truth (truth.json) in the folder layout."""
     geom = _geometry(geometry)
@@ -69,6 +86,7 @@ def dataset(
         seed=seed,
         shape=_shape(width, height),
         hands=hands,
+        difficulty=_difficulty(difficulty),
     )
     n = identities * len(hands) * sessions * samples
     Console().print(f"wrote {n} images and truth.json to {root}")
@@ -91,9 +109,12 @@ def show(
     overlay: Annotated[
         bool, typer.Option("--overlay", help="Draw the ground truth (valleys, ROI) in colour.")
     ] = False,
+    difficulty: DifficultyOption = "default",
 ) -> None:
     """Write one simulated capture as PNG and print its ground truth as JSON."""
-    sensor = SimulatedSensor(seed=seed, geometry=_geometry(geometry))
+    sensor = SimulatedSensor(
+        seed=seed, geometry=_geometry(geometry), difficulty=_difficulty(difficulty)
+    )
     try:
         cap = sensor.capture(
             identity,

@@ -341,3 +341,19 @@ def test_out_of_frame_is_refused_for_the_pegged_geometry(pegged: SimulatedSensor
 def test_negative_indices_are_refused(contactless: SimulatedSensor) -> None:
     with pytest.raises(ValueError):
         contactless.capture(-1)
+
+
+@pytest.mark.parametrize("difficulty", ["easy", "hard"])
+def test_difficulty_presets_keep_the_truth_consistent(difficulty: str) -> None:
+    sensor = SimulatedSensor(seed=9, difficulty=difficulty)  # type: ignore[arg-type]
+    base = default_config("contactless")
+    cfg = sensor.config
+    if difficulty == "hard":
+        assert cfg.rotation_max_deg > base.rotation_max_deg
+        assert cfg.min_finger_gap_deg < base.min_finger_gap_deg
+    else:
+        assert cfg.rotation_max_deg < base.rotation_max_deg
+    for identity in range(3):
+        cap = sensor.capture(identity, 1, identity)
+        assert abs(cap.pose.rotation_deg) <= cfg.rotation_max_deg
+        assert_truth_consistent(cap)

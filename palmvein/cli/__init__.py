@@ -32,6 +32,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "palmvein.cli.audit_cmd",
     "palmvein.cli.bench_cmd",
     "palmvein.cli.keys_cmd",
+    "palmvein.cli.devices_cmd",
 )
 
 for _module in _COMMAND_MODULES:

@@ -60,17 +60,20 @@ def list_devices(
         Console().print(f"No scanners found for {scanner}.")
         return
     table = Table(title=f"Scanners ({scanner})")
-    for column in ("Serial", "Model", "Firmware", "Kind", "Size", "Wavelength", "LED control"):
-        table.add_column(column)
+    # The serial is what --scanner ...?serial= needs: never truncate it.
+    table.add_column("Serial", no_wrap=True, min_width=max(len(info.serial) for info in found))
+    table.add_column("Model", overflow="fold")
+    table.add_column("Firmware", overflow="fold")
+    table.add_column("Frame", no_wrap=True)
+    table.add_column("LED", no_wrap=True)
     for info in found:
+        wavelength = f", {info.wavelength_nm} nm" if info.wavelength_nm else ""
         table.add_row(
             info.serial,
             info.model,
-            info.firmware,
-            info.kind,
-            f"{info.width}x{info.height}",
-            f"{info.wavelength_nm} nm" if info.wavelength_nm else "-",
-            "yes" if info.led_control else "no",
+            info.firmware or "-",
+            f"{info.width}x{info.height}{wavelength}",
+            "switched" if info.led_control else "fixed",
         )
     Console().print(table)
 

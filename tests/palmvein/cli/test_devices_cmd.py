@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import cv2
+import pytest
 import typer
 from typer.testing import CliRunner
 
@@ -40,7 +41,7 @@ def test_list_as_json_shows_every_emulated_scanner() -> None:
 def test_list_as_a_table() -> None:
     result = runner.invoke(_app(), ["devices", "list"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
-    assert "PV-EMU-0001" in result.output and "850 nm" in result.output
+    assert "PV-EMU-0001" in result.output and "640x480, 850 nm" in result.output
 
 
 def test_capture_writes_frame_pairs_and_a_manifest(tmp_path: Path) -> None:
@@ -78,3 +79,23 @@ def test_bad_uri_is_a_usage_error() -> None:
     assert isinstance(result.exception, CliError)
     assert result.exception.code == ExitCode.USAGE
     assert "unknown scanner scheme" in result.exception.message
+
+
+def test_the_palmvein_command_lists_and_reports_through_its_exit_codes(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from palmvein.cli import main
+
+    with pytest.raises(SystemExit) as listed:
+        main(["devices", "list", "--scanner", "usb-emulated://?count=2", "--json"])
+    assert listed.value.code == ExitCode.OK
+    assert [d["serial"] for d in json.loads(capsys.readouterr().out)] == [
+        "PV-EMU-0001",
+        "PV-EMU-0002",
+    ]
+
+    with pytest.raises(SystemExit) as missing:
+        main(["devices", "capture", "--scanner", "usb-emulated://?count=2",
+              "--out", str(tmp_path)])  # fmt: skip
+    assert missing.value.code == ExitCode.NOT_FOUND
+    assert "choose one by serial" in capsys.readouterr().err

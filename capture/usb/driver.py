@@ -402,7 +402,7 @@ class UsbScanner(ScannerBase):
                 self._disconnected = True
                 raise ScannerDisconnected(
                     f"palm scanner {self._serial} was disconnected during {what} (cable pulled?); "
-                    "plug it back in and call reopen()"
+                    "plug it back in and reopen the scanner"
                 ) from exc
             if stall_ok and exc.errno == errno.EPIPE:
                 raise _Stalled from exc

@@ -723,7 +723,7 @@ class SimulatedSensor:
         soft = _blur(art.alpha, 1.8 * tex.px_per_mm)
         shade = 0.45 + 0.55 * np.clip((soft - 0.5) * 2.0, 0.0, 1.0)
         # Premultiplied by alpha, so the interpolated edge blends hand and background correctly.
-        canvas = cv2.merge([art.reflectance * shade * art.alpha, art.alpha])
+        premultiplied = art.reflectance * shade * art.alpha
 
         # Backward map image -> canvas (projective after the elastic displacement), the forearm
         # fade and the LED field, all smooth: computed on the coarse grid, upsampled once.
@@ -759,20 +759,11 @@ class SimulatedSensor:
             )[o : o + rows, o : o + cols],
             dtype=np.float32,
         )
-        # One interleaved (x, y) float map; the empty second map means "none".
-        warped = np.asarray(
-            cv2.remap(
-                canvas,
-                maps,
-                _NO_MAP,
-                cv2.INTER_LINEAR,
-                borderMode=cv2.BORDER_CONSTANT,
-                borderValue=0,
-            ),
-            dtype=np.float32,
-        )
-        hand_term: F32 = warped[..., 0]
-        alpha: F32 = warped[..., 1]
+        # One interleaved (x, y) float map (the empty second map means "none"); two single-channel
+        # remaps are faster than one two-channel remap in OpenCV.
+        map_xy: F32 = np.ascontiguousarray(maps, dtype=np.float32)
+        hand_term = _remap(premultiplied, map_xy)
+        alpha = _remap(art.alpha, map_xy)
         fade_img: F32 = photo[..., 0]
         light_img: F32 = photo[..., 1]
         scene: F32
@@ -850,6 +841,16 @@ class SimulatedSensor:
             occ_r[rows - bar :, :] = 0.10
             occ_r[rows - bar : rows - bar + 2, :] = 0.30
         return bg.astype(np.float32), occ_a.astype(np.float32), occ_r.astype(np.float32)
+
+
+def _remap(image: F32, maps: F32) -> F32:
+    out: F32 = np.asarray(
+        cv2.remap(
+            image, maps, _NO_MAP, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0
+        ),
+        dtype=np.float32,
+    )
+    return out
 
 
 def _apply(m: FloatArray, pts_xy: FloatArray) -> FloatArray:

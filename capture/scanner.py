@@ -123,11 +123,11 @@ class DistanceReading:
     present: bool
 
 
-@runtime_checkable
 class Scanner(Protocol):
     """Anything that captures NIR frames.
 
     Use as a context manager (``with scanner: ...``) or call ``open()`` and ``close()``.
+    A static protocol: ``info`` of a closed scanner raises, so ``isinstance`` could not probe it.
     """
 
     def open(self) -> None:

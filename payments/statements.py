@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from palmvein.core.errors import ValidationFailed
 from palmvein.core.money import Money
 from payments import ledger
 from payments.errors import AccountNotFound
@@ -242,6 +243,8 @@ def wallet_statement(
     session: Session, *, account_id: int, start: datetime, end: datetime
 ) -> WalletStatement:
     """Every posting on ``account_id`` with ``start <= time < end``, with the running balance."""
+    if start.tzinfo is None or end.tzinfo is None:
+        raise ValidationFailed("statement period needs times with a UTC offset")
     account = session.get(Account, account_id)
     if account is None:
         raise AccountNotFound(f"no account {account_id}")

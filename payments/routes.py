@@ -1,0 +1,473 @@
+"""HTTP API of payments: accounts, wallet operations, purchases, statements.
+
+Authentication and the request's unit of work live in the composition root, so the router is
+built from them (as the matcher's is)::
+
+    from payments.routes import create_router
+    from palmvein.http.auth import DbSession, require_roles
+    app.include_router(create_router(DbSession, require_roles))
+
+Every POST that moves money needs an ``Idempotency-Key`` header: a retry with the same key and
+body gets the stored response (``Idempotent-Replayed: true``) and moves nothing; the same key
+with another body is a 422 problem; while the first request is still running, a 409 problem.
+``GET /payments/operations?client_reference=...`` says what became of a request whose response
+was lost. The operator's tariff is ``app.state.payments_policy`` (default: ``DEFAULT_POLICY``).
+"""
+
+# No ``from __future__ import annotations``: FastAPI must see the dependency types built inside
+# create_router when the endpoints are defined.
+
+import uuid
+from collections.abc import Callable
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel
+from sqlalchemy.orm import Session
+
+from palmvein.core.security.roles import Role
+from payments import idempotency, ledger, service, statements
+from payments.models import Account, Operation
+from payments.policy import DEFAULT_POLICY, PaymentsPolicy
+from payments.schemas import (
+    AccountIn,
+    AccountOut,
+    AmountIn,
+    BillerIn,
+    BillPaymentIn,
+    CashIn,
+    OperationOut,
+    PurchaseIn,
+    ReferenceIn,
+    TransferIn,
+)
+
+IdempotencyKey = Annotated[
+    str,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=idempotency.MAX_KEY_LENGTH,
+        description="Unique per money-moving request (a UUID); repeat it to retry safely.",
+    ),
+]
+
+
+def _policy(request: Request) -> PaymentsPolicy:
+    policy: PaymentsPolicy = getattr(request.app.state, "payments_policy", DEFAULT_POLICY)
+    return policy
+
+
+def _now(request: Request) -> datetime:
+    clock: Callable[[], datetime] = request.app.state.clock
+    return clock()
+
+
+def _idempotent(
+    request: Request,
+    session: Session,
+    principal: Any,
+    key: str,
+    operation: str,
+    body: BaseModel | None,
+    run: Callable[[], Operation | None],
+    **path: Any,
+) -> JSONResponse:
+    def action() -> tuple[int, dict[str, Any]]:
+        result = run()
+        if result is None:
+            return 200, {"operation": None}
+        return 201, OperationOut.of(result).model_dump(mode="json")
+
+    request_data = {"body": body.model_dump(mode="json") if body else None, "path": path}
+    outcome = idempotency.run_idempotent(
+        session,
+        scope=principal.actor,
+        key=key,
+        operation=operation,
+        request=request_data,
+        now=_now(request),
+        action=action,
+    )
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+
+
+def _account_out(session: Session, account: Account) -> AccountOut:
+    return AccountOut.of(account, ledger.balance_of(session, account.id))
+
+
+def create_router(db_session: Any, require_roles: Callable[..., Any]) -> APIRouter:
+    """The payments router, given the request-session and role-guard dependencies."""
+    router = APIRouter(prefix="/payments", tags=["payments"])
+    tellers = require_roles(Role.MERCHANT_CASHIER, Role.ADMIN)
+    admins = require_roles(Role.ADMIN)
+    readers = require_roles(Role.MERCHANT_CASHIER, Role.AUDITOR, Role.ADMIN)
+    created = {201: {"model": OperationOut}}
+
+    # -- accounts and billers (admins) ---------------------------------------------------------
+
+    @router.post("/accounts", status_code=201)
+    def open_account(
+        body: AccountIn,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, admins],
+    ) -> AccountOut:
+        now = _now(request)
+        if body.kind == "wallet":
+            account = service.open_wallet(
+                session,
+                person_id=body.owner_id,
+                currency=body.currency,
+                phone=body.phone or "",
+                now=now,
+            )
+        elif body.kind == "merchant":
+            account = service.open_merchant_account(
+                session,
+                merchant_id=body.owner_id,
+                currency=body.currency,
+                now=now,
+                phone=body.phone,
+            )
+        else:
+            account = service.open_agent_account(
+                session, agent_id=body.owner_id, currency=body.currency, now=now, phone=body.phone
+            )
+        return _account_out(session, account)
+
+    @router.get("/accounts/{account_id}")
+    def get_account(
+        account_id: int, session: db_session, principal: Annotated[Any, readers]
+    ) -> AccountOut:
+        return _account_out(session, ledger.get_account(session, account_id))
+
+    @router.post("/billers", status_code=201)
+    def register_biller(
+        body: BillerIn,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, admins],
+    ) -> dict[str, Any]:
+        biller = service.register_biller(
+            session,
+            code=body.code,
+            name=body.name,
+            category=body.category,
+            currency=body.currency,
+            reference_pattern=body.reference_pattern,
+            now=_now(request),
+        )
+        return {"code": biller.code, "account_id": biller.account_id}
+
+    @router.post("/agents/{account_id}/funding", status_code=201, responses=created)
+    def fund_agent(
+        account_id: int,
+        body: AmountIn,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, admins],
+        key: IdempotencyKey,
+    ) -> JSONResponse:
+        return _idempotent(
+            request,
+            session,
+            principal,
+            key,
+            "fund_agent",
+            body,
+            lambda: service.fund_agent(
+                session,
+                _policy(request),
+                agent_account_id=account_id,
+                amount=body.money(),
+                initiator=principal.actor,
+                now=_now(request),
+                client_reference=body.client_reference,
+            ),
+            account_id=account_id,
+        )
+
+    # -- wallet operations (cashiers, agents) --------------------------------------------------
+
+    @router.post("/cash-in", status_code=201, responses=created)
+    def cash_in(
+        body: CashIn,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, tellers],
+        key: IdempotencyKey,
+    ) -> JSONResponse:
+        return _idempotent(
+            request,
+            session,
+            principal,
+            key,
+            "cash_in",
+            body,
+            lambda: service.cash_in(
+                session,
+                _policy(request),
+                agent_account_id=body.agent_account_id,
+                wallet_account_id=body.wallet_account_id,
+                amount=body.money(),
+                initiator=principal.actor,
+                now=_now(request),
+                client_reference=body.client_reference,
+            ),
+        )
+
+    @router.post("/cash-out", status_code=201, responses=created)
+    def cash_out(
+        body: CashIn,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, tellers],
+        key: IdempotencyKey,
+    ) -> JSONResponse:
+        return _idempotent(
+            request,
+            session,
+            principal,
+            key,
+            "cash_out",
+            body,
+            lambda: service.cash_out(
+                session,
+                _policy(request),
+                wallet_account_id=body.wallet_account_id,
+                agent_account_id=body.agent_account_id,
+                amount=body.money(),
+                initiator=principal.actor,
+                now=_now(request),
+                client_reference=body.client_reference,
+            ),
+        )
+
+    @router.post("/transfers", status_code=201, responses=created)
+    def transfer(
+        body: TransferIn,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, tellers],
+        key: IdempotencyKey,
+    ) -> JSONResponse:
+        return _idempotent(
+            request,
+            session,
+            principal,
+            key,
+            "transfer",
+            body,
+            lambda: service.transfer_p2p(
+                session,
+                _policy(request),
+                from_wallet_id=body.from_wallet_id,
+                to_wallet_id=body.to_wallet_id,
+                amount=body.money(),
+                initiator=principal.actor,
+                now=_now(request),
+                client_reference=body.client_reference,
+            ),
+        )
+
+    @router.post("/bill-payments", status_code=201, responses=created)
+    def pay_bill(
+        body: BillPaymentIn,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, tellers],
+        key: IdempotencyKey,
+    ) -> JSONResponse:
+        return _idempotent(
+            request,
+            session,
+            principal,
+            key,
+            "bill_payment",
+            body,
+            lambda: service.pay_bill(
+                session,
+                _policy(request),
+                wallet_account_id=body.wallet_account_id,
+                biller_code=body.biller_code,
+                bill_reference=body.bill_reference,
+                amount=body.money(),
+                initiator=principal.actor,
+                now=_now(request),
+                client_reference=body.client_reference,
+            ),
+        )
+
+    # -- purchases at merchants ----------------------------------------------------------------
+
+    @router.post("/purchases", status_code=201, responses=created)
+    def purchase(
+        body: PurchaseIn,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, tellers],
+        key: IdempotencyKey,
+    ) -> JSONResponse:
+        return _idempotent(
+            request,
+            session,
+            principal,
+            key,
+            "purchase",
+            body,
+            lambda: service.purchase(
+                session,
+                _policy(request),
+                payer_wallet_id=body.payer_wallet_id,
+                merchant_account_id=body.merchant_account_id,
+                amount=body.money(),
+                initiator=principal.actor,
+                now=_now(request),
+                client_reference=body.client_reference,
+            ),
+        )
+
+    @router.post("/purchases/{operation_id}/void", status_code=201, responses=created)
+    def void(
+        operation_id: uuid.UUID,
+        body: ReferenceIn,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, tellers],
+        key: IdempotencyKey,
+    ) -> JSONResponse:
+        return _idempotent(
+            request,
+            session,
+            principal,
+            key,
+            "void",
+            body,
+            lambda: service.void_purchase(
+                session,
+                _policy(request),
+                operation_id=operation_id,
+                initiator=principal.actor,
+                now=_now(request),
+                client_reference=body.client_reference,
+            ),
+            operation_id=str(operation_id),
+        )
+
+    @router.post("/purchases/{operation_id}/refunds", status_code=201, responses=created)
+    def refund(
+        operation_id: uuid.UUID,
+        body: AmountIn,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, tellers],
+        key: IdempotencyKey,
+    ) -> JSONResponse:
+        return _idempotent(
+            request,
+            session,
+            principal,
+            key,
+            "refund",
+            body,
+            lambda: service.refund_purchase(
+                session,
+                _policy(request),
+                operation_id=operation_id,
+                amount=body.money(),
+                initiator=principal.actor,
+                now=_now(request),
+                client_reference=body.client_reference,
+            ),
+            operation_id=str(operation_id),
+        )
+
+    @router.post("/merchants/{account_id}/settlements", status_code=201, responses=created)
+    def settle(
+        account_id: int,
+        body: ReferenceIn,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, admins],
+        key: IdempotencyKey,
+    ) -> JSONResponse:
+        return _idempotent(
+            request,
+            session,
+            principal,
+            key,
+            "settlement",
+            body,
+            lambda: service.settle_merchant(
+                session,
+                _policy(request),
+                merchant_account_id=account_id,
+                initiator=principal.actor,
+                now=_now(request),
+                client_reference=body.client_reference,
+            ),
+            account_id=account_id,
+        )
+
+    # -- questions -----------------------------------------------------------------------------
+
+    @router.get("/operations")
+    def operation_by_reference(
+        client_reference: Annotated[str, Query(min_length=1, max_length=100)],
+        session: db_session,
+        principal: Annotated[Any, readers],
+    ) -> OperationOut:
+        """What became of the caller's request with this client reference (404: nothing)."""
+        return OperationOut.of(
+            service.operation_by_client_reference(
+                session, initiator=principal.actor, client_reference=client_reference
+            )
+        )
+
+    @router.get("/operations/{operation_id}")
+    def get_operation(
+        operation_id: uuid.UUID, session: db_session, principal: Annotated[Any, readers]
+    ) -> OperationOut:
+        return OperationOut.of(service.get_operation(session, operation_id))
+
+    @router.get("/merchants/{account_id}/statements/{day}.csv")
+    def merchant_statement(
+        account_id: int,
+        day: date,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, readers],
+    ) -> Response:
+        statement = statements.merchant_daily_statement(
+            session, _policy(request), merchant_account_id=account_id, day=day
+        )
+        return Response(
+            statements.merchant_statement_csv(statement),
+            media_type="text/csv; charset=utf-8",
+            headers={
+                "Content-Disposition": f'attachment; filename="merchant-{account_id}-{day}.csv"'
+            },
+        )
+
+    @router.get("/accounts/{account_id}/statement.csv")
+    def account_statement(
+        account_id: int,
+        start: datetime,
+        end: datetime,
+        session: db_session,
+        principal: Annotated[Any, readers],
+    ) -> Response:
+        statement = statements.wallet_statement(
+            session, account_id=account_id, start=start, end=end
+        )
+        return Response(
+            statements.wallet_statement_csv(statement),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="account-{account_id}.csv"'},
+        )
+
+    return router

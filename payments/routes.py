@@ -105,7 +105,7 @@ def create_router(db_session: Any, require_roles: Callable[..., Any]) -> APIRout
     tellers = require_roles(Role.MERCHANT_CASHIER, Role.ADMIN)
     admins = require_roles(Role.ADMIN)
     readers = require_roles(Role.MERCHANT_CASHIER, Role.AUDITOR, Role.ADMIN)
-    created = {201: {"model": OperationOut}}
+    created: dict[int | str, dict[str, Any]] = {201: {"model": OperationOut}}
 
     # -- accounts and billers (admins) ---------------------------------------------------------
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import cv2
@@ -142,6 +142,10 @@ class SimulatedCapture:
         Whether the palm and all fingers (not the forearm) lie wholly inside the frame. False
         for ``out_of_frame`` captures, and in the pegged geometry, where the frame shows the
         palm and finger roots only.
+    pose : CapturePose
+    conditions : CaptureConditions
+    px_per_mm : float
+        Image pixels per millimetre of palm at this capture (sensor pitch times pose scale).
     """
 
     image: U8
@@ -160,7 +164,7 @@ class SimulatedCapture:
     hand_in_frame: bool
     pose: CapturePose
     conditions: CaptureConditions
-    px_per_mm: float = field(default=0.0)
+    px_per_mm: float
 
     def roi_corners(self) -> FloatArray:
         """(4, 2) (row, col) corners: distal-left, distal-right, proximal-right, proximal-left.
@@ -305,8 +309,9 @@ class SimulatedSensor:
     ----------
     seed : int
         Everything (identities, captures) is a pure function of the seed and the indices.
-    geometry : {"contactless", "pegged"}
-        Full hand on a dark background, or the palm alone on a pegged contact device.
+    geometry : {"contactless", "pegged"}, optional
+        Full hand on a dark background, or the palm alone on a pegged contact device; the
+        config's geometry when a ``config`` is given, otherwise "contactless".
     shape : tuple of int, optional
         Frame (rows, cols); defaults (480, 640) or (288, 352).
     config : SensorConfig, optional
@@ -327,7 +332,7 @@ class SimulatedSensor:
     def __init__(
         self,
         seed: int = 0,
-        geometry: Geometry = "contactless",
+        geometry: Geometry | None = None,
         shape: tuple[int, int] | None = None,
         *,
         config: SensorConfig | None = None,
@@ -337,17 +342,19 @@ class SimulatedSensor:
         if seed < 0:
             raise ValueError(f"seed must be non-negative, got {seed}")
         self.seed = int(seed)
-        if config is not None and config.geometry != geometry:
+        if config is not None and geometry is not None and config.geometry != geometry:
             raise ValueError(
                 f"config is for the {config.geometry!r} geometry but geometry={geometry!r}"
             )
         if config is not None and shape is not None and tuple(shape) != config.shape:
             raise ValueError(f"shape {shape} disagrees with config.shape {config.shape}")
-        self.config = config if config is not None else default_config(geometry, shape, difficulty)
+        if config is None:
+            config = default_config(geometry or "contactless", shape, difficulty)
+        self.config = config
         self.geometry: Geometry = self.config.geometry
         self.shape: tuple[int, int] = self.config.shape
         self._cache_size = cache_size
-        self._identities: dict[tuple[int, str], PalmIdentity] = {}
+        self._identities: OrderedDict[tuple[int, str], PalmIdentity] = OrderedDict()
         self._textures: OrderedDict[tuple[int, str], IdentityTextures] = OrderedDict()
         rows, cols = self.shape
         # Smooth per-pixel fields (sampling maps, LED light) are computed on a coarse grid of
@@ -367,11 +374,16 @@ class SimulatedSensor:
     # -- identities -------------------------------------------------------------------------
 
     def identity(self, index: int, hand: Hand = "right") -> PalmIdentity:
-        """The anatomy of identity ``index`` (cached)."""
+        """The anatomy of identity ``index`` (LRU-cached, at least 256 entries)."""
         key = (int(index), hand)
-        if key not in self._identities:
-            self._identities[key] = make_identity(self.seed, int(index), hand)
-        return self._identities[key]
+        if key in self._identities:
+            self._identities.move_to_end(key)
+            return self._identities[key]
+        ident = make_identity(self.seed, int(index), hand)
+        self._identities[key] = ident
+        while len(self._identities) > max(256, self._cache_size):
+            self._identities.popitem(last=False)
+        return ident
 
     def textures(self, index: int, hand: Hand = "right") -> IdentityTextures:
         """Rendered rasters of identity ``index`` at this sensor's pitch (LRU-cached)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 import numpy as np
@@ -10,6 +11,7 @@ import usb.core
 
 from capture.scanner import (
     CorruptFrame,
+    FrameSet,
     ScannerDisconnected,
     ScannerError,
     ScannerNotFound,
@@ -316,3 +318,28 @@ def test_faults_parse_from_text() -> None:
     assert faults == Faults(timeouts=1, corrupt_payloads=2, stalls=1, unplug_mid_frame=3)
     with pytest.raises(ValueError, match="unknown fault 'melt'"):
         Faults.parse("melt:1")
+
+
+def test_threads_sharing_a_scanner_get_whole_unmixed_pairs(
+    bus: EmulatedBackend, device: EmulatedScanner
+) -> None:
+    results: list[FrameSet] = []
+    with UsbScanner(backend=bus) as scanner:
+
+        def worker() -> None:
+            for _ in range(5):
+                results.append(scanner.capture_set())
+
+        threads = [threading.Thread(target=worker) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+
+    served = {frame.sequence: frame for frame in device.served}
+    assert len(results) == 15
+    for frames in results:
+        assert frames.ambient is not None
+        assert frames.lit.sequence == frames.ambient.sequence + 1
+        np.testing.assert_array_equal(frames.lit.image, served[frames.lit.sequence].image)
+        np.testing.assert_array_equal(frames.ambient.image, served[frames.ambient.sequence].image)

@@ -7,7 +7,7 @@ repository root), which connects to ``PALMVEIN_DATABASE_URL``.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from alembic import context
 from sqlalchemy import Connection
@@ -19,7 +19,7 @@ from palmvein.models_registry import metadata
 config = context.config
 
 
-def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
+def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | Literal[False]:
     # Migrations must not import application types (they change; migrations are history), so
     # autogenerate writes the plain column type that UtcDateTime stores.
     if type_ == "type" and isinstance(obj, UtcDateTime):

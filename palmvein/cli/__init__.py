@@ -33,6 +33,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "palmvein.cli.bench_cmd",
     "palmvein.cli.keys_cmd",
     "palmvein.cli.devices_cmd",
+    "palmvein.cli.eval_cmd",
 )
 
 for _module in _COMMAND_MODULES:

@@ -226,8 +226,25 @@ class EmulatedScanner:
     frame_source : callable, optional
         ``(led_on, intensity) -> (height, width) uint8`` image; by default the simulated sensor
         (:func:`simulated_frame_source`) presenting palm 0 of population ``seed``.
-    width, height, wavelength_nm, model, firmware, exposure_us, chunk_bytes
+    width, height, wavelength_nm, model, firmware, exposure_us, chunk_bytes, protocol_version
         What the device reports and how it frames payloads.
+    seed : int
+        Seed of the default frame source.
+    faults : Faults
+        Faults waiting to happen; may be replaced or edited at any time.
+    distance_mm, hand_present : int, bool
+        The proximity reading (see also :meth:`script_distance`).
+    unplug_reports_io_error : bool
+        After :meth:`unplug`, fail the first operation with EIO rather than ENODEV.
+
+    Attributes
+    ----------
+    served : list of ServedFrame
+        Every frame the device produced, uncorrupted, for tests to compare with what arrived.
+    lost_sequences : list of int
+        Sequence numbers of frames lost to timeouts or sensor faults.
+    source_errors : list of Exception
+        Why the frame source failed, for each sensor fault it caused.
     """
 
     serial: str = "PV-EMU-0001"

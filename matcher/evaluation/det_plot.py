@@ -5,13 +5,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only; never a display
-
-import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
+
+# A bare Figure renders with the Agg canvas: no pyplot, no global backend switch, no display.
+from matplotlib.figure import Figure
 from scipy.special import ndtri
 
 from matcher.evaluation.metrics import DetCurve
@@ -81,37 +79,35 @@ def save_det_plot(
     """
     x_low, y_low = _floor_decade(curves, "fmr"), _floor_decade(curves, "fnmr")
     high = 0.99
-    fig, ax = plt.subplots(figsize=(6.4, 6.0), dpi=120)
-    try:
-        for label, curve in curves.items():
-            x = _deviate(curve.fmr, x_low, high)
-            y = _deviate(curve.fnmr, y_low, high)
-            keep = _thin(x, y)
-            ax.plot(x[keep], y[keep], label=label, linewidth=1.5)
-        for label, (fmr, fnmr) in (marks or {}).items():
-            ax.plot(
-                _deviate(np.array([fmr]), x_low, high),
-                _deviate(np.array([fnmr]), y_low, high),
-                marker="o",
-                linestyle="none",
-                label=label,
-            )
-        x_ticks, x_pos = _axis(x_low, high)
-        y_ticks, y_pos = _axis(y_low, high)
-        ax.set_xticks(x_pos, [_label(t) for t in x_ticks], rotation=45)
-        ax.set_yticks(y_pos, [_label(t) for t in y_ticks])
-        x_lim = (float(x_pos[0]) - 0.1, float(ndtri(high)))
-        y_lim = (float(y_pos[0]) - 0.1, float(ndtri(high)))
-        ax.set_xlim(*x_lim)
-        ax.set_ylim(*y_lim)
-        diagonal = [max(x_lim[0], y_lim[0]), x_lim[1]]
-        ax.plot(diagonal, diagonal, color="0.8", linewidth=0.8, linestyle=":")
-        ax.set_xlabel("False match rate (%)")
-        ax.set_ylabel("False non-match rate (%)")
-        ax.set_title(title)
-        ax.grid(True, color="0.9")
-        ax.legend(loc="upper right", fontsize="small")
-        fig.tight_layout()
-        fig.savefig(path, format="png")
-    finally:
-        plt.close(fig)
+    fig = Figure(figsize=(6.4, 6.0), dpi=120)
+    ax = fig.subplots()
+    for label, curve in curves.items():
+        x = _deviate(curve.fmr, x_low, high)
+        y = _deviate(curve.fnmr, y_low, high)
+        keep = _thin(x, y)
+        ax.plot(x[keep], y[keep], label=label, linewidth=1.5)
+    for label, (fmr, fnmr) in (marks or {}).items():
+        ax.plot(
+            _deviate(np.array([fmr]), x_low, high),
+            _deviate(np.array([fnmr]), y_low, high),
+            marker="o",
+            linestyle="none",
+            label=label,
+        )
+    x_ticks, x_pos = _axis(x_low, high)
+    y_ticks, y_pos = _axis(y_low, high)
+    ax.set_xticks(x_pos, [_label(t) for t in x_ticks], rotation=45)
+    ax.set_yticks(y_pos, [_label(t) for t in y_ticks])
+    x_lim = (float(x_pos[0]) - 0.1, float(ndtri(high)))
+    y_lim = (float(y_pos[0]) - 0.1, float(ndtri(high)))
+    ax.set_xlim(*x_lim)
+    ax.set_ylim(*y_lim)
+    diagonal = [max(x_lim[0], y_lim[0]), x_lim[1]]
+    ax.plot(diagonal, diagonal, color="0.8", linewidth=0.8, linestyle=":")
+    ax.set_xlabel("False match rate (%)")
+    ax.set_ylabel("False non-match rate (%)")
+    ax.set_title(title)
+    ax.grid(True, color="0.9")
+    ax.legend(loc="upper right", fontsize="small")
+    fig.tight_layout()
+    fig.savefig(path, format="png")

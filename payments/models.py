@@ -281,3 +281,16 @@ class OutboxMessage(Base):
     last_error: Mapped[str | None] = mapped_column(Text())
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+
+
+class WalletPin(Base):
+    """The hashed PIN that confirms purchases above the policy's threshold."""
+
+    __tablename__ = "pay_wallet_pins"
+    __table_args__ = (CheckConstraint("failed_attempts >= 0", name="attempts_not_negative"),)
+
+    account_id: Mapped[int] = mapped_column(ForeignKey("pay_accounts.id"), primary_key=True)
+    pin_hash: Mapped[str] = mapped_column(String(200))
+    failed_attempts: Mapped[int] = mapped_column(Integer(), default=0)
+    locked: Mapped[bool] = mapped_column(Boolean(), default=False)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

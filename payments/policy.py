@@ -57,6 +57,9 @@ class PaymentsPolicy:
     business_timezone: str = "Africa/Algiers"
     # How long a purchase authorisation reserves the payer's funds before it expires.
     hold_lifetime: timedelta = timedelta(minutes=15)
+    # Palm purchases above this amount (minor units, per currency) also need the payer's PIN.
+    pin_threshold: Mapping[str, int] = field(default_factory=lambda: {"DZD": 500_000})
+    pin_max_failures: int = 3
 
     def fee_for(self, operation: OperationType, amount: Money) -> Money:
         return self.fees.get((operation, amount.currency), NO_FEE).fee_for(amount)

@@ -547,6 +547,25 @@ def upgrade() -> None:
             batch_op.f("ix_pay_postings_transaction_id"), ["transaction_id"], unique=False
         )
 
+    op.create_table(
+        "pay_wallet_pins",
+        sa.Column(
+            "account_id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False
+        ),
+        sa.Column("pin_hash", sa.String(length=200), nullable=False),
+        sa.Column("failed_attempts", sa.Integer(), nullable=False),
+        sa.Column("locked", sa.Boolean(), nullable=False),
+        sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(
+            "failed_attempts >= 0", name=op.f("ck_pay_wallet_pins_attempts_not_negative")
+        ),
+        sa.ForeignKeyConstraint(
+            ["account_id"],
+            ["pay_accounts.id"],
+            name=op.f("fk_pay_wallet_pins_account_id_pay_accounts"),
+        ),
+        sa.PrimaryKeyConstraint("account_id", name=op.f("pk_pay_wallet_pins")),
+    )
     if op.get_bind().dialect.name == "postgresql":
         op.execute(_PG_FUNCTIONS)
         op.execute(_PG_TRIGGERS)
@@ -556,6 +575,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("pay_wallet_pins")
     with op.batch_alter_table("pay_postings", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_pay_postings_transaction_id"))
         batch_op.drop_index("ix_pay_postings_account_id_id")

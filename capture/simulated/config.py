@@ -23,7 +23,9 @@ class SensorConfig:
     Photometry
         exposure (grey level of reflectance 1 on the LED axis), session_gain_sigma and
         sample_gain_sigma (log-normal exposure changes; sessions differ more than samples),
-        vein_contrast_range (per session) and vein_contrast_sigma (per sample), led_radius_range
+        vein_contrast_range (per session) and vein_contrast_sigma (per sample),
+        session_skin_sigma (relative albedo change of the skin between sessions: dryness,
+        sweat, small marks; a fine noise field fixed per identity and session), led_radius_range
         (falloff radius as a fraction of the frame diagonal), ambient_range (grey levels of the
         LED-off frame), background (reflectance of what is behind the hand).
     Optics and sensor
@@ -51,6 +53,7 @@ class SensorConfig:
     sample_gain_sigma: float
     vein_contrast_range: tuple[float, float]
     vein_contrast_sigma: float
+    session_skin_sigma: float
     led_radius_range: tuple[float, float]
     led_offset_sigma: float
     ambient_range: tuple[float, float]
@@ -92,6 +95,7 @@ def default_config(
             sample_gain_sigma=base.sample_gain_sigma / 2,
             vein_contrast_range=(1.0, 1.2),
             vein_contrast_sigma=base.vein_contrast_sigma / 2,
+            session_skin_sigma=0.0,
             defocus_range=(0.3, 0.5),
             defocus_per_scale=base.defocus_per_scale / 2,
             motion_prob=0.0,
@@ -111,6 +115,7 @@ def default_config(
             session_gain_sigma=base.session_gain_sigma * 1.4,
             vein_contrast_range=(0.55, 1.15),
             vein_contrast_sigma=base.vein_contrast_sigma * 1.5,
+            session_skin_sigma=base.session_skin_sigma * 1.7,
             defocus_range=(base.defocus_range[0] * 1.4, base.defocus_range[1] * 1.4),
             motion_prob=min(1.0, base.motion_prob * 2),
             electrons_range=(0.6 * base.electrons_range[0], 0.6 * base.electrons_range[1]),
@@ -143,6 +148,7 @@ def _geometry_defaults(geometry: Geometry, shape: tuple[int, int] | None) -> Sen
             sample_gain_sigma=0.05,
             vein_contrast_range=(0.75, 1.25),
             vein_contrast_sigma=0.06,
+            session_skin_sigma=0.015,
             led_radius_range=(0.45, 0.75),
             led_offset_sigma=0.06,
             ambient_range=(2.0, 14.0),
@@ -177,6 +183,7 @@ def _geometry_defaults(geometry: Geometry, shape: tuple[int, int] | None) -> Sen
             sample_gain_sigma=0.04,
             vein_contrast_range=(0.75, 1.25),
             vein_contrast_sigma=0.06,
+            session_skin_sigma=0.015,
             led_radius_range=(0.7, 1.0),
             led_offset_sigma=0.04,
             ambient_range=(1.0, 6.0),

@@ -41,7 +41,7 @@ class ArticulatedHand:
     Attributes
     ----------
     reflectance : ndarray of float32
-        NIR reflectance with veins applied (``palm * exp(-k veins)``) and fingers composited.
+        NIR reflectance with creases and veins applied and fingers composited.
     alpha : ndarray of float32
         Soft silhouette in [0, 1]; the hand is ``alpha > 0.5``.
     valleys_xy : dict
@@ -75,6 +75,7 @@ def articulate(
     angles_deg: dict[str, float],
     vein_contrast: float,
     crease_depth: float = 1.0,
+    skin: F32 | None = None,
 ) -> ArticulatedHand:
     """Spread the fingers to ``angles_deg`` and build the canvas of one capture.
 
@@ -88,6 +89,8 @@ def articulate(
         sessions, and with them the visibility of veins).
     crease_depth : float
         Multiplier of the crease darkening (a hand stretched wide flattens its creases).
+    skin : ndarray of float32, optional
+        Multiplicative albedo change of the palm for this session (canvas-shaped).
 
     Returns
     -------
@@ -98,6 +101,8 @@ def articulate(
     reflectance = (
         tex.palm * (np.float32(1.0) - creases) * np.exp(-np.float32(vein_contrast) * tex.veins)
     )
+    if skin is not None:
+        reflectance *= skin
     union = tex.palm_mask.copy()
     rows, cols = tex.shape
     tips: list[FloatArray] = []

@@ -18,7 +18,7 @@ from capture.simulated.config import Difficulty, Geometry, SensorConfig, default
 from capture.simulated.hand import ArticulatedHand, FingersClosedError, _blur, articulate
 from capture.simulated.identity import FINGER_NAMES, Hand, PalmIdentity, make_identity
 from capture.simulated.optics import blur, led_field, sensor_readout
-from capture.simulated.texture import IdentityTextures, render_identity
+from capture.simulated.texture import IdentityTextures, render_identity, smooth_noise
 
 F32 = npt.NDArray[np.float32]
 U8 = npt.NDArray[np.uint8]
@@ -34,6 +34,7 @@ _SESSION_STREAM = 2
 _POSE_STREAM = 3
 _PHOTO_STREAM = 4
 _NOISE_STREAM = 5
+_SKIN_STREAM = 6
 _FOREARM_FADE_MM = 80.0
 _STEP = 5
 _NO_MAP = np.empty((0,), np.float32)
@@ -356,6 +357,7 @@ class SimulatedSensor:
         self._cache_size = cache_size
         self._identities: OrderedDict[tuple[int, str], PalmIdentity] = OrderedDict()
         self._textures: OrderedDict[tuple[int, str], IdentityTextures] = OrderedDict()
+        self._skin_cache: tuple[tuple[int, ...], F32] | None = None
         rows, cols = self.shape
         # Smooth per-pixel fields (sampling maps, LED light) are computed on a coarse grid of
         # every _STEP-th pixel (plus a ring outside the frame) and upsampled; cv2.resize by an
@@ -486,7 +488,9 @@ class SimulatedSensor:
         crease_depth = float(np.clip(1.0 - 0.3 * (spread - 1.0) + prng.normal(0.0, 0.05), 0.6, 1.3))
         for _ in range(6):
             try:
-                art = articulate(tex, angles, vein_contrast, crease_depth)
+                art = articulate(
+                    tex, angles, vein_contrast, crease_depth, self._session_skin(tex, base)
+                )
                 break
             except FingersClosedError:
                 # Fingers pressed together hide a valley; open them a little more.
@@ -587,6 +591,20 @@ class SimulatedSensor:
             conditions=conditions,
             px_per_mm=cfg.px_per_mm * scale,
         )
+
+    def _session_skin(self, tex: IdentityTextures, base: list[int]) -> F32 | None:
+        """The skin's albedo change in this (identity, hand, session); cached for the last one."""
+        sigma = self.config.session_skin_sigma
+        if sigma <= 0:
+            return None
+        key = tuple(base)
+        if self._skin_cache is not None and self._skin_cache[0] == key:
+            return self._skin_cache[1]
+        rng = np.random.default_rng([*base, _SKIN_STREAM])
+        noise = smooth_noise(rng, tex.shape, 1.2 * tex.px_per_mm)
+        skin = (np.float32(1.0) + np.float32(sigma) * noise).astype(np.float32)
+        self._skin_cache = (key, skin)
+        return skin
 
     # -- geometry ---------------------------------------------------------------------------
 

@@ -81,7 +81,7 @@ def _f32(image: npt.ArrayLike) -> F32:
     return np.asarray(image, dtype=np.float32)
 
 
-def _smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma_px: float) -> F32:
+def smooth_noise(rng: np.random.Generator, shape: tuple[int, int], sigma_px: float) -> F32:
     """Gaussian-filtered white noise scaled to unit standard deviation."""
     # Filter at reduced resolution for large sigmas: same statistics, a fraction of the cost.
     factor = max(1, int(sigma_px // 3))
@@ -165,8 +165,8 @@ def _finger_patch(
     cv2.fillPoly(mask, [np.round(poly * 16).astype(np.int32)], 1.0, cv2.LINE_AA, 4)
 
     refl = np.full((h, w), base_reflectance, np.float32)
-    refl *= 1.0 + 0.025 * _smooth_noise(rng, (h, w), 3.0 * ppm)
-    refl *= 1.0 + 0.010 * _smooth_noise(rng, (h, w), 0.35 * ppm)
+    refl *= 1.0 + 0.025 * smooth_noise(rng, (h, w), 3.0 * ppm)
+    refl *= 1.0 + 0.010 * smooth_noise(rng, (h, w), 0.35 * ppm)
     # Rounded cross-section: the finger sides turn away from the light.
     xs = (np.arange(w, dtype=np.float32) - np.float32(cx)) / np.float32(max(wpx / 2, 1.0))
     refl *= (1.0 - 0.18 * np.clip(xs, -1, 1) ** 4)[None, :].astype(np.float32)
@@ -254,15 +254,15 @@ def render_identity(
         relief += _gauss_bump(rows, cols, centre, sig * ppm, amp * float(rng.uniform(0.7, 1.3)))
     palm = 1.0 + relief
     # Skin albedo at several scales: blotches, subcutaneous structure, pores.
-    palm *= 1.0 + 0.035 * _smooth_noise(rng, shape, 7.0 * ppm)
-    palm *= 1.0 + 0.012 * _smooth_noise(rng, shape, 1.2 * ppm)
-    palm *= 1.0 + 0.010 * _smooth_noise(rng, shape, 0.3 * ppm)
+    palm *= 1.0 + 0.035 * smooth_noise(rng, shape, 7.0 * ppm)
+    palm *= 1.0 + 0.012 * smooth_noise(rng, shape, 1.2 * ppm)
+    palm *= 1.0 + 0.010 * smooth_noise(rng, shape, 0.3 * ppm)
 
     # Fine wrinkles: many short faint creases, organised in families that follow a smooth
     # orientation field (as the secondary creases of a palm do), plus a share of random ones.
     wrinkles = np.zeros(shape, np.float32)
     field_shape = (int(np.ceil((u1 - u0) / 4.0)) + 1, int(np.ceil((v1 - v0) / 4.0)) + 1)
-    orientation = np.pi * _smooth_noise(rng, field_shape, 3.0)
+    orientation = np.pi * smooth_noise(rng, field_shape, 3.0)
     n_wr = int(0.05 * w * length)
     for _ in range(n_wr):
         c = np.array([rng.uniform(-length / 2, length / 2 + 0.3 * w), rng.uniform(-w / 2, w / 2)])

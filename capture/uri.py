@@ -96,11 +96,15 @@ def _emulated_backend(uri: _Uri) -> Any:
         serials = [serial]
     else:
         serials = [f"PV-EMU-{k:04d}" for k in range(1, count + 1)]
-    seed = uri.take_int("seed", 0) or 0
+    seed = uri.take_int("seed", 0)
+    if seed is None or seed < 0:
+        raise ScannerUriError(f"seed in {uri.text!r} must be non-negative")
     options: dict[str, Any] = {}
     for name, key in (("width", "width"), ("height", "height"), ("wavelength", "wavelength_nm")):
         value = uri.take_int(name)
         if value is not None:
+            if not 1 <= value <= 0xFFFF:
+                raise ScannerUriError(f"{name}={value} in {uri.text!r} must be 1-65535")
             options[key] = value
     faults_text = uri.take("faults", "") or ""
     source = uri.take("source", "sim")
@@ -114,20 +118,23 @@ def _emulated_backend(uri: _Uri) -> Any:
             faults = Faults.parse(faults_text)
         except ValueError as exc:
             raise ScannerUriError(f"{exc} (in {uri.text!r})") from exc
-        frame_source = (
-            simulated_frame_source(width, height, seed + k, **presented)
-            if source == "sim"
-            else SyntheticPalm(width, height, seed + k)
-        )
-        devices.append(
-            EmulatedScanner(
-                serial=device_serial,
-                seed=seed + k,
-                faults=faults,
-                frame_source=frame_source,
-                **options,
+        try:
+            frame_source = (
+                simulated_frame_source(width, height, seed + k, **presented)
+                if source == "sim"
+                else SyntheticPalm(width, height, seed + k)
             )
-        )
+            devices.append(
+                EmulatedScanner(
+                    serial=device_serial,
+                    seed=seed + k,
+                    faults=faults,
+                    frame_source=frame_source,
+                    **options,
+                )
+            )
+        except ValueError as exc:
+            raise ScannerUriError(f"{exc} (in {uri.text!r})") from exc
     return EmulatedBackend(devices)
 
 

@@ -264,6 +264,19 @@ class EmulatedScanner:
     protocol_version: int = p.PROTOCOL_VERSION
 
     def __post_init__(self) -> None:
+        if not (1 <= self.width <= 0xFFFF and 1 <= self.height <= 0xFFFF):
+            raise ValueError(f"sensor size {self.width}x{self.height} is not 1-65535 per side")
+        if not 0 < self.chunk_bytes <= 0xFFFF or self.chunk_bytes % p.MAX_PACKET_SIZE:
+            raise ValueError(
+                f"chunk_bytes {self.chunk_bytes} is not a multiple of 512 below 64 KiB"
+            )
+        if not 0 <= self.wavelength_nm <= 0xFFFF:
+            raise ValueError(f"wavelength {self.wavelength_nm} nm does not fit the info block")
+        # Fail here rather than on the first GET_DEVICE_INFO: the info block has fixed fields.
+        p.DeviceInfoBlock(
+            self.width, self.height, self.wavelength_nm, self.chunk_bytes,
+            self.firmware, self.model, self.serial,
+        ).pack()  # fmt: skip
         if self.frame_source is None:
             self.frame_source = simulated_frame_source(self.width, self.height, self.seed)
         self.plugged = True

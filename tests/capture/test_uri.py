@@ -93,6 +93,9 @@ def test_folder_uri_absolute_path(tmp_path: Path) -> None:
         ("uvc://0?width=wide", "width='wide' .* is not an integer"),
         ("usb://somehost", "takes no host or path"),
         ("folder://", "names no folder"),
+        ("usb-emulated://?serial=A-SERIAL-LONGER-THAN-16", "longer than 16 bytes"),
+        ("usb-emulated://?seed=-2", "seed .* non-negative"),
+        ("usb-emulated://?width=0&height=0&source=synthetic", "width"),
     ],
 )
 def test_bad_uris_are_explained(uri: str, message: str) -> None:

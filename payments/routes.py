@@ -17,21 +17,26 @@ was lost. The operator's tariff is ``app.state.payments_policy`` (default: ``DEF
 # No ``from __future__ import annotations``: FastAPI must see the dependency types built inside
 # create_router when the endpoints are defined.
 
+import hashlib
 import uuid
 from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from palmvein.core.errors import FieldProblem, ValidationFailed
+from palmvein.core.money import Money
 from palmvein.core.security.roles import Role
-from payments import idempotency, ledger, service, statements
+from payments import counter, idempotency, ledger, service, statements
 from payments.models import Account, Operation
 from payments.policy import DEFAULT_POLICY, PaymentsPolicy
 from payments.schemas import (
+    AMOUNT_PATTERN,
+    CURRENCY_PATTERN,
     AccountIn,
     AccountOut,
     AmountIn,
@@ -39,6 +44,7 @@ from payments.schemas import (
     BillPaymentIn,
     CashIn,
     OperationOut,
+    PinIn,
     PurchaseIn,
     ReferenceIn,
     TransferIn,
@@ -91,8 +97,41 @@ def _idempotent(
         now=_now(request),
         action=action,
     )
+    return _stored_response(outcome)
+
+
+def _stored_response(outcome: idempotency.IdempotentResponse) -> JSONResponse:
     headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
-    return JSONResponse(outcome.body, status_code=outcome.status, headers=headers)
+    media_type = "application/problem+json" if outcome.status >= 400 else "application/json"
+    return JSONResponse(
+        outcome.body, status_code=outcome.status, headers=headers, media_type=media_type
+    )
+
+
+def _identify(request: Request, session: Session, principal: Any, image: bytes) -> Any:
+    """The matcher's decision on the payer's palm (``app.state.payments_identify`` overrides)."""
+    override = getattr(request.app.state, "payments_identify", None)
+    if override is not None:
+        return override(session, image)
+    import cv2
+    import numpy as np
+
+    from matcher.routes import follower_for
+    from matcher.service import MatcherService
+
+    probe = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if probe is None:
+        raise ValidationFailed(
+            "the palm image cannot be read",
+            [FieldProblem("image", "PNG, JPEG or another image OpenCV reads")],
+        )
+    matcher = MatcherService(
+        session,
+        follower_for(request, session),
+        actor=principal.actor,
+        clock=request.app.state.clock,
+    )
+    return matcher.identify(np.asarray(probe, dtype=np.uint8), purpose="payment")
 
 
 def _account_out(session: Session, account: Account) -> AccountOut:
@@ -144,6 +183,18 @@ def create_router(db_session: Any, require_roles: Callable[..., Any]) -> APIRout
         account_id: int, session: db_session, principal: Annotated[Any, readers]
     ) -> AccountOut:
         return _account_out(session, ledger.get_account(session, account_id))
+
+    @router.put("/accounts/{account_id}/pin", status_code=204)
+    def set_pin(
+        account_id: int,
+        body: PinIn,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, admins],
+    ) -> Response:
+        """Set or reset a wallet's PIN (also unlocks it after too many wrong attempts)."""
+        counter.set_pin(session, wallet_account_id=account_id, pin=body.pin, now=_now(request))
+        return Response(status_code=204)
 
     @router.post("/billers", status_code=201)
     def register_biller(
@@ -412,6 +463,73 @@ def create_router(db_session: Any, require_roles: Callable[..., Any]) -> APIRout
             ),
             account_id=account_id,
         )
+
+    @router.post("/counter/purchases", status_code=201, responses=created)
+    def counter_purchase(
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, tellers],
+        key: IdempotencyKey,
+        image: Annotated[UploadFile, File(description="NIR palm image of the payer")],
+        merchant_account_id: Annotated[int, Form()],
+        amount: Annotated[str, Form(pattern=AMOUNT_PATTERN)],
+        currency: Annotated[str, Form(pattern=CURRENCY_PATTERN)],
+        pin: Annotated[str | None, Form(max_length=6)] = None,
+        client_reference: Annotated[str | None, Form(min_length=1, max_length=100)] = None,
+    ) -> JSONResponse:
+        """Palm purchase: identify the payer, check the PIN above the threshold, hold, capture.
+
+        A declined sale (no match, ambiguous, PIN) is a 422 problem with a ``reason``; it is
+        stored under the Idempotency-Key like a success, so a retry neither pays nor counts
+        another wrong PIN.
+        """
+        data = image.file.read()
+        price = Money.of(amount, currency)
+        request_data = {
+            "merchant_account_id": merchant_account_id,
+            "amount": amount,
+            "currency": currency,
+            "client_reference": client_reference,
+            # The PIN itself is not fingerprinted: a hash of four digits is no secret.
+            "pin_given": pin is not None,
+            "image_sha256": hashlib.sha256(data).hexdigest(),
+        }
+
+        def action() -> tuple[int, dict[str, Any]]:
+            decision = _identify(request, session, principal, data)
+            result = counter.counter_purchase(
+                session,
+                _policy(request),
+                decision=decision,
+                merchant_account_id=merchant_account_id,
+                amount=price,
+                pin=pin,
+                initiator=principal.actor,
+                now=_now(request),
+                client_reference=client_reference,
+            )
+            if result.operation is None:
+                assert result.declined is not None
+                return 422, {
+                    "type": "urn:palmvein:problem:payment-declined",
+                    "title": "Payment declined",
+                    "status": 422,
+                    "detail": result.message,
+                    "reason": result.declined.value,
+                    "instance": request.url.path,
+                }
+            return 201, OperationOut.of(result.operation).model_dump(mode="json")
+
+        outcome = idempotency.run_idempotent(
+            session,
+            scope=principal.actor,
+            key=key,
+            operation="counter_purchase",
+            request=request_data,
+            now=_now(request),
+            action=action,
+        )
+        return _stored_response(outcome)
 
     # -- questions -----------------------------------------------------------------------------
 

@@ -70,6 +70,10 @@ class PurchaseIn(AmountIn):
     merchant_account_id: int
 
 
+class PinIn(_In):
+    pin: str = Field(min_length=4, max_length=6)
+
+
 class ReferenceIn(_In):
     client_reference: str | None = Field(default=None, min_length=1, max_length=100)
 

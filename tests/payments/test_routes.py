@@ -256,3 +256,55 @@ def test_cashiers_cannot_open_accounts_or_fund_agents(api: Api, accounts: dict[s
         f"/payments/agents/{accounts['agent']}/funding", {"amount": "1", "currency": "DZD"}, key="f"
     )
     assert funding.status_code == 403
+
+
+def test_counter_purchase_by_palm_with_pin_and_stored_declines(
+    app: FastAPI, api: Api, accounts: dict[str, int]
+) -> None:
+    from dataclasses import dataclass
+
+    @dataclass(frozen=True)
+    class Decision:
+        outcome: str
+        subject_id: str | None
+
+    palms = {b"amina-palm": Decision("match", "amina"), b"stranger": Decision("no_match", None)}
+    app.state.payments_identify = lambda session, image: palms[image]
+
+    def sell(image: bytes, amount: str, key: str, pin: str | None = None) -> Any:
+        form = {"merchant_account_id": str(accounts["shop"]), "amount": amount, "currency": "DZD"}
+        if pin is not None:
+            form["pin"] = pin
+        return api.client.post(
+            "/payments/counter/purchases",
+            data=form,
+            files={"image": ("palm.png", image, "image/png")},
+            headers={**api.cashier, "Idempotency-Key": key},
+        )
+
+    approved = sell(b"amina-palm", "120", "c1")
+    assert approved.status_code == 201, approved.text
+    assert approved.json()["payer_account_id"] == accounts["amina"]
+
+    stranger = sell(b"stranger", "120", "c2")
+    assert stranger.status_code == 422
+    assert stranger.headers["content-type"] == "application/problem+json"
+    assert stranger.json()["reason"] == "no-match"
+
+    # Above 5 000 DZD the PIN is needed; Amina has none set yet.
+    assert sell(b"amina-palm", "5000.01", "c3").json()["reason"] == "pin-required"
+    declined = sell(b"amina-palm", "5000.01", "c4", pin="1234")
+    assert declined.json()["reason"] == "pin-not-set"
+    replay = sell(b"amina-palm", "5000.01", "c4", pin="1234")
+    assert replay.headers["Idempotent-Replayed"] == "true" and replay.json() == declined.json()
+    assert api.account(accounts["amina"])["available"] == "4880.00"
+
+    pin_set = api.client.put(
+        f"/payments/accounts/{accounts['amina']}/pin", json={"pin": "2468"}, headers=api.admin
+    )
+    assert pin_set.status_code == 204
+    reasons = [
+        sell(b"amina-palm", "5000.01", f"w{i}", pin="0000").json()["reason"] for i in range(3)
+    ]
+    assert reasons == ["pin-incorrect", "pin-incorrect", "pin-locked"]
+    assert sell(b"amina-palm", "5000.01", "w4", pin="2468").json()["reason"] == "pin-locked"

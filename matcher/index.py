@@ -31,12 +31,12 @@ import numpy.typing as npt
 
 import biometric
 from matcher._faiss import faiss, single_threaded
-from matcher.codes import code_bits, shortlist_codes
+from matcher.codes import PROBE_SHIFTS, code_bits, probe_codes, shortlist_codes
 from matcher.errors import AlgorithmMismatchError
 from matcher.rwlock import ReadWriteLock
 
 #: Templates re-ranked exactly per search (before grouping by subject).
-DEFAULT_SHORTLIST = 64
+DEFAULT_SHORTLIST = 32
 #: Templates compared per call when searching exhaustively (bounds temporary memory).
 _EXHAUSTIVE_CHUNK = 8192
 
@@ -86,6 +86,8 @@ class PalmIndex:
         Number of flat indexes searched in parallel (use the number of cores to give a query).
     algorithm : str, optional
         Only templates of this algorithm are accepted; defaults to :data:`biometric.ALGORITHM`.
+    probe_shifts : tuple of (int, int)
+        Translations of the probe whose codes are all searched (:data:`matcher.codes.PROBE_SHIFTS`).
 
     Examples
     --------
@@ -101,12 +103,14 @@ class PalmIndex:
         shortlist: int = DEFAULT_SHORTLIST,
         shards: int = 2,
         algorithm: str | None = None,
+        probe_shifts: tuple[tuple[int, int], ...] = PROBE_SHIFTS,
     ) -> None:
         if shortlist < 1:
             raise ValueError(f"shortlist must be at least 1, got {shortlist}")
         if shards < 1:
             raise ValueError(f"shards must be at least 1, got {shards}")
         self.shortlist = shortlist
+        self.probe_shifts = probe_shifts
         self.algorithm = algorithm or biometric.ALGORITHM
         self._n_shards = shards
         self._lock = ReadWriteLock()
@@ -281,7 +285,7 @@ class PalmIndex:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         self._check_geometry(Geometry.of(probe))
-        code = shortlist_codes(probe.planes[None], probe.mask[None], probe.cols)
+        code = probe_codes(probe, self.probe_shifts)
         with self._lock.read():
             if not self._slot_of_key:
                 return []
@@ -404,13 +408,14 @@ class PalmIndex:
         self._free.extend(slots)
 
     def _nearest_codes(self, code: npt.NDArray[np.uint8], n: int) -> npt.NDArray[np.int64]:
-        """Under the read lock: slots of the ``n`` codes nearest to ``code``."""
+        """Under the read lock: slots of the ``n`` codes nearest to any of the probe codes
+        ``code`` (Q, B)."""
         def one(shard: object) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
             ntotal = int(shard.ntotal)  # type: ignore[attr-defined]
             if ntotal == 0:
                 return np.zeros(0, np.int32), np.zeros(0, np.int64)
             d, i = shard.search(code, min(n, ntotal))  # type: ignore[attr-defined]
-            return d[0], i[0]
+            return d.ravel(), i.ravel()
 
         if self._pool is not None:
             parts = list(self._pool.map(one, self._shards))
@@ -420,7 +425,13 @@ class PalmIndex:
         ids = np.concatenate([p[1] for p in parts])
         keep = ids >= 0
         dist, ids = dist[keep], ids[keep]
-        # Ties broken by slot, so the shortlist does not depend on the order shards answer in.
+        # A template found by several probe variants counts at its smallest distance; ties are
+        # broken by slot, so the shortlist does not depend on the order shards answer in.
+        order = np.lexsort((dist, ids))
+        ids, dist = ids[order], dist[order]
+        first = np.ones(len(ids), dtype=bool)
+        first[1:] = ids[1:] != ids[:-1]
+        ids, dist = ids[first], dist[first]
         order = np.lexsort((ids, dist))[:n]
         return ids[order]
 

@@ -24,8 +24,9 @@ def _mib(n: float) -> str:
 
 def result_table(r: dict[str, Any]) -> Table:
     cfg = r["config"]
-    table = Table(title=f"palmvein bench identify: {r['gallery_templates']:,} templates",
-                  show_header=True)
+    table = Table(
+        title=f"palmvein bench identify: {r['gallery_templates']:,} templates", show_header=True
+    )
     table.add_column("Measure", style="bold")
     table.add_column("Value")
     table.add_row(
@@ -51,15 +52,19 @@ def result_table(r: dict[str, Any]) -> Table:
     )
     lat = r["latency_ms"]
     table.add_row(
-        f"Identify latency ({cfg['shards']} shards, shortlist {cfg['shortlist']})",
+        f"Identify latency ({cfg['shards']} shards, 5 probe variants, shortlist "
+        f"{cfg['shortlist']})",
         f"p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms ({int(lat['n'])} searches)",
     )
     npl = r["numpy_shortlist_ms"]
-    table.add_row("NumPy brute-force two-stage baseline",
-                  f"p50 {npl['p50']:.2f} ms ({int(npl['n'])} searches)")
+    table.add_row(
+        "NumPy brute-force two-stage baseline",
+        f"p50 {npl['p50']:.2f} ms ({int(npl['n'])} searches)",
+    )
     ex = r["exhaustive_ms"]
-    table.add_row("Exhaustive exact compare (NumPy)",
-                  f"p50 {ex['p50']:.1f} ms ({int(ex['n'])} searches)")
+    table.add_row(
+        "Exhaustive exact compare (NumPy)", f"p50 {ex['p50']:.1f} ms ({int(ex['n'])} searches)"
+    )
     floor = r["floor_ms"]
     bw = r["bandwidth_gbps"]
     table.add_row(
@@ -74,32 +79,56 @@ def result_table(r: dict[str, Any]) -> Table:
         f"(95 % lower bound {rec['wilson95_lower']:.2%})",
     )
     tt = r["true_subject_top1"]
-    table.add_row("Index top-1 is the true palm",
-                  f"{tt['hits']}/{tt['probes']} = {tt['rate']:.2%} "
-                  f"(exhaustive: {rec['exhaustive_true_top1']}/{rec['probes']})")
+    table.add_row(
+        "Index top-1 is the true palm",
+        f"{tt['hits']}/{tt['probes']} = {tt['rate']:.2%} "
+        f"(exhaustive: {rec['exhaustive_true_top1']}/{rec['probes']})",
+    )
     m = r["machine"]
-    table.add_row("Machine", f"{m['cpus']} CPUs, load average {m['load_average'][0]:.2f} "
-                  "(other processes share the cores)")
+    table.add_row(
+        "Machine",
+        f"{m['cpus']} CPUs, load average {m['load_average'][0]:.2f} "
+        "(other processes share the cores)",
+    )
     return table
 
 
 @bench_app.command("identify")
 def identify_command(
-    gallery: Annotated[int, typer.Option("--gallery", min=100, help="Templates in the gallery.")]
-    = 10_000,
-    identities: Annotated[int, typer.Option(
-        "--identities", min=1, help="Simulated palms enrolled (2 captures) and probed (1).")] = 100,
-    bases: Annotated[int, typer.Option(
-        min=1, help="Further simulated palms whose templates the background is made from.")] = 100,
-    shortlist: Annotated[int, typer.Option(min=1, help="Templates re-ranked exactly.")] = 64,
+    gallery: Annotated[
+        int, typer.Option("--gallery", min=100, help="Templates in the gallery.")
+    ] = 10_000,
+    identities: Annotated[
+        int,
+        typer.Option(
+            "--identities", min=1, help="Simulated palms enrolled (2 captures) and probed (1)."
+        ),
+    ] = 100,
+    bases: Annotated[
+        int,
+        typer.Option(
+            min=1, help="Further simulated palms whose templates the background is made from."
+        ),
+    ] = 100,
+    shortlist: Annotated[int, typer.Option(min=1, help="Templates re-ranked exactly.")] = 32,
     shards: Annotated[int, typer.Option(min=1, help="Parallel FAISS shards per query.")] = (
-        os.cpu_count() or 1),
-    flip: Annotated[float, typer.Option(
-        min=0.0, max=0.5, help="Fraction of code bits flipped in background templates.")] = 0.01,
+        os.cpu_count() or 1
+    ),
+    flip: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=0.5, help="Fraction of code bits flipped in background templates."
+        ),
+    ] = 0.01,
     repeats: Annotated[int, typer.Option(min=1, help="Searches per probe for latency.")] = 3,
-    exact_budget: Annotated[float, typer.Option(
-        "--exact-budget", min=0.0,
-        help="Seconds allowed for the exhaustive exact searches (recall reference).")] = 120.0,
+    exact_budget: Annotated[
+        float,
+        typer.Option(
+            "--exact-budget",
+            min=0.0,
+            help="Seconds allowed for the exhaustive exact searches (recall reference).",
+        ),
+    ] = 120.0,
     seed: Annotated[int, typer.Option(min=0, help="Simulated sensor and perturbation seed.")] = 1,
     out: Annotated[Path | None, typer.Option(help="Also write the results as JSON here.")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")] = False,
@@ -108,14 +137,31 @@ def identify_command(
     from matcher.benchmark import BenchConfig, run
 
     if 2 * identities > gallery:
-        raise CliError(f"--gallery {gallery} cannot hold {identities} palms x 2 captures",
-                       hint="raise --gallery or lower --identities", code=ExitCode.USAGE)
-    config = BenchConfig(gallery=gallery, identities=identities, bases=bases, shortlist=shortlist,
-                         shards=shards, flip=flip, repeats=repeats, exact_budget_s=exact_budget,
-                         seed=seed)
+        raise CliError(
+            f"--gallery {gallery} cannot hold {identities} palms x 2 captures",
+            hint="raise --gallery or lower --identities",
+            code=ExitCode.USAGE,
+        )
+    config = BenchConfig(
+        gallery=gallery,
+        identities=identities,
+        bases=bases,
+        shortlist=shortlist,
+        shards=shards,
+        flip=flip,
+        repeats=repeats,
+        exact_budget_s=exact_budget,
+        seed=seed,
+    )
     console = Console(stderr=True)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=console, transient=as_json) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=as_json,
+    ) as bar:
         tasks: dict[str, Any] = {}
 
         def report(stage: str, done: int, total: int) -> None:

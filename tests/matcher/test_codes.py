@@ -9,7 +9,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import biometric
-from matcher.codes import BLOCK, code_bits, shortlist_code, shortlist_codes
+from matcher.codes import (
+    BLOCK,
+    PROBE_SHIFTS,
+    code_bits,
+    probe_codes,
+    shifted,
+    shortlist_code,
+    shortlist_codes,
+)
 
 if TYPE_CHECKING:
     from conftest import Palms
@@ -82,3 +90,25 @@ def test_genuine_codes_are_closer_than_impostor_codes(palms: Palms) -> None:
     impostor = [distance(palms.probes[s], t) for s in subjects for o in subjects if o != s
                 for t in palms.enrolment[o]]
     assert np.median(genuine) < np.percentile(impostor, 1)
+
+
+def test_probe_variants_recover_a_one_cell_misalignment(palms: Palms) -> None:
+    for subject in palms.subjects():
+        t = palms.enrolment[subject][0]
+        gallery = shortlist_code(t)
+        for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
+            planes, mask = shifted(t.planes, t.mask, t.cols, dr, dc)
+            moved = biometric.Template(planes, mask, t.cols)
+            distances = np.bitwise_count(probe_codes(moved) ^ gallery).sum(axis=1)
+            # Variant 0 is the probe as captured; one of the others undoes the shift.
+            assert distances.min() < distances[0]
+            assert tuple(-np.array(PROBE_SHIFTS[int(distances.argmin())])) == (dr, dc)
+
+
+def test_shifted_invalidates_cells_moved_in_from_outside() -> None:
+    planes = np.full((6, 32), 0xFFFFFFFF, dtype=np.uint32)
+    mask = np.full(32, 0xFFFFFFFF, dtype=np.uint32)
+    p, m = shifted(planes, mask, 32, 2, -3)
+    assert (m[:2] == 0).all() and (m[2:] == 0x1FFFFFFF).all()
+    assert (p == 0x1FFFFFFF).all()
+    assert np.array_equal(planes, np.full((6, 32), 0xFFFFFFFF, dtype=np.uint32))

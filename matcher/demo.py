@@ -1,0 +1,95 @@
+"""Demo step: enrol simulated staff and catch a planted duplicate (for ``palmvein demo``).
+
+Uses the same service as the API. The planted duplicate is a simulated palm enrolled once under
+its own name and presented again, from new captures, under another name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import biometric
+from matcher.repository import IndexFollower
+from matcher.service import EnrolmentOutcome, EnrolmentPolicy, MatcherService
+
+DEMO_STAFF = ("Leila Haddad", "Samir Benali", "Fatou Diallo", "Yusuf Okafor", "Mei Lin Tan")
+SAMPLES = 3
+
+
+@dataclass
+class DemoReport:
+    enrolled: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    duplicate_caught: bool = False
+    duplicate_case_id: int | None = None
+    identified: str | None = None
+    facts: list[tuple[str, str]] = field(default_factory=list)
+
+
+def _captures(sensor: object, identity: int, session: int, n: int) -> list[biometric.Template]:
+    out: list[biometric.Template] = []
+    sample = 0
+    while len(out) < n and sample < 3 * n:
+        image = sensor.capture(identity, session, sample).image  # type: ignore[attr-defined]
+        sample += 1
+        try:
+            out.append(biometric.extract(image))
+        except biometric.BiometricError:
+            continue
+    return out
+
+
+def run_demo(service: MatcherService, follower: IndexFollower, seed: int = 2026) -> DemoReport:
+    """Enrol :data:`DEMO_STAFF` from simulated captures, then plant and catch a duplicate.
+
+    The caller commits (the duplicate case is part of the unit of work); the follower is caught
+    up here so the demo can identify at once.
+    """
+    from capture.simulated import SimulatedSensor
+
+    sensor = SimulatedSensor(seed=seed, cache_size=2)
+    report = DemoReport()
+    policy = EnrolmentPolicy(min_samples=SAMPLES)
+    service.policy = policy
+    people: dict[str, tuple[str, int]] = {}
+    for identity, name in enumerate(DEMO_STAFF):
+        person = service.create_person(name, external_ref=f"demo-{seed}-{identity}")
+        templates = _captures(sensor, identity, 0, SAMPLES)
+        if len(templates) < SAMPLES:
+            report.skipped.append(name)
+            continue
+        result = service.enrol(person.id, {"right": templates})
+        if result.outcome is EnrolmentOutcome.ENROLLED:
+            report.enrolled.append(name)
+            people[name] = (person.id, identity)
+            service.session.flush()
+            follower.catch_up(service.session)
+        else:
+            report.skipped.append(name)
+    report.facts.append(("enrolled", (f"{len(report.enrolled)} simulated staff, {SAMPLES} "
+                                     "captures of the right hand each")))
+    if not people:
+        return report
+    name, (person_id, identity) = next(iter(people.items()))
+    fresh = _captures(sensor, identity, 1, SAMPLES)
+    if len(fresh) == SAMPLES:
+        twin = service.create_person(f"{name} (under a new name)")
+        result = service.enrol(twin.id, {"right": fresh})
+        report.duplicate_caught = result.outcome is EnrolmentOutcome.DUPLICATE
+        if result.duplicates:
+            hit = result.duplicates[0]
+            report.duplicate_case_id = hit.case_id
+            report.facts.append((
+                "planted duplicate",
+                (f"'{twin.display_name}' stopped: matches {name} (score {hit.score:.3f} >= "
+                f"threshold {hit.threshold:.3f}); duplicate case #{hit.case_id} opened")))
+        else:
+            report.facts.append(("planted duplicate", "NOT caught"))
+        decision = service.identify(fresh[0], purpose="demo")
+        report.identified = decision.subject_id if decision.matched else None
+        report.facts.append((
+            "identify", (f"{decision.outcome.value}: "
+            f"{name if decision.subject_id == person_id else decision.subject_id} "
+            f"(score {decision.score:.3f}, threshold {decision.threshold:.3f}, gallery "
+            f"{decision.gallery_size} templates)")))
+    return report

@@ -44,7 +44,11 @@ Geometries
     288 x 352, 2.9 px/mm; the palm fills most of the frame with the finger roots and finger gaps
     (dark) along the top edge, a peg between the middle and ring fingers (device-fixed, top
     centre, occluding the hand), the device casing along the bottom edge; rotation within
-    +/-4 degrees, scale within +/-3 %.
+    +/-4 degrees, scale within +/-3 %. With ``finger_edge="left"`` the same scene is rendered
+    in a transposed frame and turned a quarter counter-clockwise: fingers at the left edge, peg
+    at the left, casing at the right, as in the PolyU multispectral NIR images; all truth
+    (points, angles, ``pose.rotation_deg``, mask) is given in the output frame, so an upright
+    hand there has an angle of -90 degrees.
 
 Ground-truth conventions (all in image pixels, (row, col), rows down)
 ----------------------------------------------------------------------
@@ -92,7 +96,13 @@ vessel model is a random-walk growth with bifurcations (as in synthetic vein gen
 Hillerström et al., "Generating and analyzing synthetic finger vein images", BIOSIG 2014).
 """
 
-from capture.simulated.config import Difficulty, Geometry, SensorConfig, default_config
+from capture.simulated.config import (
+    Difficulty,
+    FingerEdge,
+    Geometry,
+    SensorConfig,
+    default_config,
+)
 from capture.simulated.dataset import write_dataset
 from capture.simulated.identity import PalmIdentity, make_identity
 from capture.simulated.sensor import (
@@ -112,6 +122,7 @@ __all__ = [
     "CaptureConditions",
     "CapturePose",
     "Difficulty",
+    "FingerEdge",
     "FingerValleys",
     "Geometry",
     "PalmIdentity",

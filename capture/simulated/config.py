@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 Geometry = Literal["contactless", "pegged"]
+FingerEdge = Literal["top", "left"]
 Difficulty = Literal["easy", "default", "hard"]
 
 
@@ -14,6 +15,10 @@ Difficulty = Literal["easy", "default", "hard"]
 class SensorConfig:
     """Ranges from which capture conditions are drawn. Use :func:`default_config` and
     :func:`dataclasses.replace` to change single knobs.
+
+    Frame
+        geometry, shape (rows, cols of the output frame), finger_edge (pegged: the edge the
+        finger gaps lie along, "top" or "left"), px_per_mm, focal_px.
 
     Pose (per capture)
         rotation_max_deg, scale_range, tilt_max_deg, elastic_rms_mm, spread_range,
@@ -36,6 +41,7 @@ class SensorConfig:
 
     geometry: Geometry
     shape: tuple[int, int]
+    finger_edge: FingerEdge
     px_per_mm: float
     focal_px: float
     rotation_max_deg: float
@@ -70,6 +76,7 @@ def default_config(
     geometry: Geometry = "contactless",
     shape: tuple[int, int] | None = None,
     difficulty: Difficulty = "default",
+    finger_edge: FingerEdge = "top",
 ) -> SensorConfig:
     """The knobs for ``geometry`` ("contactless" or "pegged") at a difficulty level.
 
@@ -79,8 +86,14 @@ def default_config(
     illumination, blur and noise variation (for debugging a pipeline); "hard" widens them
     (larger rotation and scale range, stronger tilt and deformation, fingers nearly closed,
     fainter veins, more blur and noise).
+    ``finger_edge`` (pegged only): "top" (default) or "left", the layout of the PolyU
+    multispectral NIR images (fingers at the left edge, the casing at the right).
     """
-    base = _geometry_defaults(geometry, shape)
+    if finger_edge not in ("top", "left"):
+        raise ValueError(f"unknown finger edge {finger_edge!r}; expected 'top' or 'left'")
+    if finger_edge == "left" and geometry != "pegged":
+        raise ValueError("finger_edge='left' is only available for the pegged geometry")
+    base = dataclasses.replace(_geometry_defaults(geometry, shape), finger_edge=finger_edge)
     if difficulty == "default":
         return base
     if difficulty == "easy":
@@ -131,6 +144,7 @@ def _geometry_defaults(geometry: Geometry, shape: tuple[int, int] | None) -> Sen
         return SensorConfig(
             geometry=geometry,
             shape=(rows, cols),
+            finger_edge="top",
             px_per_mm=1.7 * k,
             focal_px=560.0 * k,
             rotation_max_deg=30.0,
@@ -166,6 +180,7 @@ def _geometry_defaults(geometry: Geometry, shape: tuple[int, int] | None) -> Sen
         return SensorConfig(
             geometry=geometry,
             shape=(rows, cols),
+            finger_edge="top",
             px_per_mm=2.9 * k,
             focal_px=700.0 * k,
             rotation_max_deg=4.0,

@@ -29,7 +29,7 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from capture.simulated.config import Difficulty, Geometry
+from capture.simulated.config import Difficulty, FingerEdge, Geometry
 from capture.simulated.identity import Hand
 from capture.simulated.sensor import ROI_OFFSET_FACTOR, ROI_SIDE_FACTOR, SimulatedSensor
 
@@ -56,6 +56,7 @@ def write_dataset(
     hands: Sequence[Hand] = ("right",),
     first_identity: int = 0,
     difficulty: Difficulty = "default",
+    finger_edge: FingerEdge = "top",
     progress: bool = True,
 ) -> Path:
     """Render a dataset of simulated captures (see the module docstring for the layout).
@@ -78,6 +79,8 @@ def write_dataset(
         Index of the first identity (to extend a dataset or split work).
     difficulty : {"default", "easy", "hard"}
         Preset of the sensor's knobs (:func:`capture.simulated.config.default_config`).
+    finger_edge : {"top", "left"}
+        Pegged geometry only: the edge of the finger gaps ("left" is the PolyU layout).
     progress : bool
         Show a rich progress bar.
 
@@ -91,7 +94,12 @@ def write_dataset(
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     sensor = SimulatedSensor(
-        seed=seed, geometry=geometry, shape=shape, difficulty=difficulty, cache_size=2
+        seed=seed,
+        geometry=geometry,
+        shape=shape,
+        difficulty=difficulty,
+        finger_edge=finger_edge,
+        cache_size=2,
     )
     jobs = [
         (i, hand, ses, k)
@@ -124,6 +132,7 @@ def write_dataset(
         "seed": seed,
         "geometry": geometry,
         "difficulty": difficulty,
+        "finger_edge": finger_edge,
         "shape": list(sensor.shape),
         "identities": n_identities,
         "first_identity": first_identity,

@@ -5,6 +5,7 @@ See the package docstring (:mod:`capture.simulated`) for the conventions of the 
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -14,7 +15,13 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from capture.simulated.config import Difficulty, Geometry, SensorConfig, default_config
+from capture.simulated.config import (
+    Difficulty,
+    FingerEdge,
+    Geometry,
+    SensorConfig,
+    default_config,
+)
 from capture.simulated.hand import ArticulatedHand, FingersClosedError, _blur, articulate
 from capture.simulated.identity import FINGER_NAMES, Hand, PalmIdentity, make_identity
 from capture.simulated.optics import blur, led_field, sensor_readout
@@ -319,6 +326,9 @@ class SimulatedSensor:
         Difficulty knobs; defaults to :func:`capture.simulated.config.default_config`.
     difficulty : {"default", "easy", "hard"}
         Preset of the knobs when no ``config`` is given.
+    finger_edge : {"top", "left"}
+        Pegged geometry: the frame edge along which the finger gaps lie, when no ``config`` is
+        given ("left" is the PolyU layout).
     cache_size : int
         Number of identities whose rendered textures are kept.
 
@@ -338,6 +348,7 @@ class SimulatedSensor:
         *,
         config: SensorConfig | None = None,
         difficulty: Difficulty = "default",
+        finger_edge: FingerEdge = "top",
         cache_size: int = 32,
     ) -> None:
         if seed < 0:
@@ -350,15 +361,19 @@ class SimulatedSensor:
         if config is not None and shape is not None and tuple(shape) != config.shape:
             raise ValueError(f"shape {shape} disagrees with config.shape {config.shape}")
         if config is None:
-            config = default_config(geometry or "contactless", shape, difficulty)
+            config = default_config(geometry or "contactless", shape, difficulty, finger_edge)
         self.config = config
         self.geometry: Geometry = self.config.geometry
         self.shape: tuple[int, int] = self.config.shape
+        # Frame the scene is rendered in: fingers towards row 0. With the fingers at the left
+        # edge the frame is rendered transposed and turned a quarter counter-clockwise.
+        self._left = self.config.finger_edge == "left"
+        self._frame = (self.shape[1], self.shape[0]) if self._left else self.shape
         self._cache_size = cache_size
         self._identities: OrderedDict[tuple[int, str], PalmIdentity] = OrderedDict()
         self._textures: OrderedDict[tuple[int, str], IdentityTextures] = OrderedDict()
         self._skin_cache: tuple[tuple[int, ...], F32] | None = None
-        rows, cols = self.shape
+        rows, cols = self._frame
         # Smooth per-pixel fields (sampling maps, LED light) are computed on a coarse grid of
         # every _STEP-th pixel (plus a ring outside the frame) and upsampled; cv2.resize by an
         # odd integer factor samples source pixel k at destination pixel _STEP * k + _STEP // 2.
@@ -449,7 +464,7 @@ class SimulatedSensor:
         nrng = np.random.default_rng([*base, int(sample), _NOISE_STREAM, int(led)])
         tex = self.textures(identity, hand)
         mirrored = hand == "left"
-        rows, cols = self.shape
+        rows, cols = self._frame
 
         # Session-level photometry: sessions differ more than samples within a session.
         session_gain = math.exp(srng.normal(0.0, cfg.session_gain_sigma))
@@ -572,6 +587,24 @@ class SimulatedSensor:
             mirrored=mirrored,
             cut_edge=cut_edge,
         )
+        if self._left:
+            image, mask = np.rot90(image).copy(), np.rot90(mask).copy()
+            roi_angle = _wrap_deg(roi_angle - 90.0)
+            valleys = FingerValleys(
+                index_middle=self._turn(valleys.index_middle),
+                middle_ring=self._turn(valleys.middle_ring),
+                ring_little=self._turn(valleys.ring_little),
+            )
+            tips = np.array([self._turn((float(r), float(c))) for r, c in tips])
+            centre_roi = np.array(self._turn((float(centre_roi[0]), float(centre_roi[1]))))
+            pose = dataclasses.replace(
+                pose,
+                rotation_deg=_wrap_deg(pose.rotation_deg - 90.0),
+                centre_rc=self._turn(pose.centre_rc),
+            )
+            conditions = dataclasses.replace(
+                conditions, led_centre_rc=self._turn(conditions.led_centre_rc)
+            )
         return SimulatedCapture(
             image=image,
             mask=mask,
@@ -591,6 +624,10 @@ class SimulatedSensor:
             conditions=conditions,
             px_per_mm=cfg.px_per_mm * scale,
         )
+
+    def _turn(self, point_rc: Point) -> Point:
+        """A point of the rendering frame in the output frame (turned counter-clockwise)."""
+        return (self._frame[1] - 1 - point_rc[1], point_rc[0])
 
     def _session_skin(self, tex: IdentityTextures, base: list[int]) -> F32 | None:
         """The skin's albedo change in this (identity, hand, session); cached for the last one."""
@@ -640,7 +677,7 @@ class SimulatedSensor:
         out_of_frame: bool,
     ) -> tuple[_Mapping, float, FloatArray, str | None]:
         cfg = self.config
-        rows, cols = self.shape
+        rows, cols = self._frame
         cut_edge: str | None = None
         if self.geometry == "pegged":
             rel = self._linear(tex, rotation, scale, tilt, mirrored)
@@ -723,7 +760,7 @@ class SimulatedSensor:
         """Smooth random displacement field (image px) on the coarse grid: a random grid with
         25 mm spacing, upsampled by bicubic interpolation."""
         cfg = self.config
-        rows, cols = self.shape
+        rows, cols = self._frame
         n_r, n_c = self._coarse_x.shape
         spacing = 25.0 * cfg.px_per_mm * scale
         gh = max(2, round(rows / spacing) + 2)
@@ -747,7 +784,7 @@ class SimulatedSensor:
         nrng: np.random.Generator,
     ) -> tuple[U8, npt.NDArray[np.bool_]]:
         cfg = self.config
-        rows, cols = self.shape
+        rows, cols = self._frame
         ch = tex.shape[0]
         # Limb darkening: surfaces near the silhouette turn away from the LEDs.
         soft = _blur(art.alpha, 1.8 * tex.px_per_mm)
@@ -820,7 +857,7 @@ class SimulatedSensor:
 
     def _device(self) -> tuple[F32, F32, F32]:
         """Background reflectance, occluder alpha and occluder reflectance (device-fixed)."""
-        rows, cols = self.shape
+        rows, cols = self._frame
         cfg = self.config
         rng = np.random.default_rng([self.seed, 99])
         _yy, xx = np.mgrid[0:rows, 0:cols].astype(np.float32)
@@ -881,6 +918,10 @@ def _remap(image: F32, maps: F32) -> F32:
         dtype=np.float32,
     )
     return out
+
+
+def _wrap_deg(angle: float) -> float:
+    return (angle + 180.0) % 360.0 - 180.0
 
 
 def _apply(m: FloatArray, pts_xy: FloatArray) -> FloatArray:

@@ -24,6 +24,12 @@ GeometryOption = Annotated[
     ),
 ]
 SeedOption = Annotated[int, typer.Option("--seed", min=0, help="Seed of all identities.")]
+FingerEdgeOption = Annotated[
+    str,
+    typer.Option(
+        "--finger-edge", help="Pegged geometry: finger gaps along the top or the left (PolyU) edge."
+    ),
+]
 DifficultyOption = Annotated[
     str,
     typer.Option("--difficulty", help="Preset of pose/illumination/noise: easy, default, hard."),
@@ -52,6 +58,14 @@ def _difficulty(value: str) -> Literal["easy", "default", "hard"]:
     )
 
 
+def _finger_edge(value: str) -> Literal["top", "left"]:
+    if value == "top":
+        return "top"
+    if value == "left":
+        return "left"
+    raise CliError(f"unknown finger edge {value!r}", hint="use top or left", code=ExitCode.USAGE)
+
+
 def _shape(width: int | None, height: int | None) -> tuple[int, int] | None:
     if width is None and height is None:
         return None
@@ -73,21 +87,26 @@ def dataset(
         bool, typer.Option("--left", help="Also left hands (folders <identity>L).")
     ] = False,
     difficulty: DifficultyOption = "default",
+    finger_edge: FingerEdgeOption = "top",
 ) -> None:
     """Write a simulated dataset with ground truth (truth.json) in the folder layout."""
     geom = _geometry(geometry)
     hands: tuple[Literal["right", "left"], ...] = ("right", "left") if left else ("right",)
-    root = write_dataset(
-        out,
-        identities,
-        sessions=sessions,
-        samples_per_session=samples,
-        geometry=geom,
-        seed=seed,
-        shape=_shape(width, height),
-        hands=hands,
-        difficulty=_difficulty(difficulty),
-    )
+    try:
+        root = write_dataset(
+            out,
+            identities,
+            sessions=sessions,
+            samples_per_session=samples,
+            geometry=geom,
+            seed=seed,
+            shape=_shape(width, height),
+            hands=hands,
+            difficulty=_difficulty(difficulty),
+            finger_edge=_finger_edge(finger_edge),
+        )
+    except ValueError as exc:
+        raise CliError(str(exc), code=ExitCode.USAGE) from exc
     n = identities * len(hands) * sessions * samples
     Console().print(f"wrote {n} images and truth.json to {root}")
 
@@ -110,11 +129,18 @@ def show(
         bool, typer.Option("--overlay", help="Draw the ground truth (valleys, ROI) in colour.")
     ] = False,
     difficulty: DifficultyOption = "default",
+    finger_edge: FingerEdgeOption = "top",
 ) -> None:
     """Write one simulated capture as PNG and print its ground truth as JSON."""
-    sensor = SimulatedSensor(
-        seed=seed, geometry=_geometry(geometry), difficulty=_difficulty(difficulty)
-    )
+    try:
+        sensor = SimulatedSensor(
+            seed=seed,
+            geometry=_geometry(geometry),
+            difficulty=_difficulty(difficulty),
+            finger_edge=_finger_edge(finger_edge),
+        )
+    except ValueError as exc:
+        raise CliError(str(exc), code=ExitCode.USAGE) from exc
     try:
         cap = sensor.capture(
             identity,

@@ -357,3 +357,23 @@ def test_difficulty_presets_keep_the_truth_consistent(difficulty: str) -> None:
         cap = sensor.capture(identity, 1, identity)
         assert abs(cap.pose.rotation_deg) <= cfg.rotation_max_deg
         assert_truth_consistent(cap)
+
+
+def test_pegged_frame_with_the_fingers_at_the_left_edge() -> None:
+    # The PolyU layout: finger gaps and peg along the left edge, casing along the right edge.
+    sensor = SimulatedSensor(seed=4, geometry="pegged", finger_edge="left")
+    for sample in range(3):
+        cap = sensor.capture(1, 0, sample)
+        assert cap.image.shape == (288, 352) and cap.mask.shape == (288, 352)
+        assert (cap.valleys.as_array()[:, 1] < 0.25 * 352).all()
+        assert abs(cap.roi_angle_deg + 90.0) < 15.0
+        assert abs(cap.pose.rotation_deg + 90.0) <= sensor.config.rotation_max_deg
+        assert_truth_consistent(cap)
+        # The casing: a dark band along the right edge that is never hand.
+        assert not cap.mask[:, -3:].any()
+        assert cap.image[:, -3:].mean() < 0.5 * cap.image[cap.mask].mean()
+
+
+def test_fingers_at_the_left_edge_is_refused_for_the_contactless_geometry() -> None:
+    with pytest.raises(ValueError, match="pegged"):
+        SimulatedSensor(seed=0, geometry="contactless", finger_edge="left")

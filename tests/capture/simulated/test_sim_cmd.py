@@ -60,3 +60,23 @@ def test_unknown_geometry_is_a_usage_error(tmp_path: Path) -> None:
     )
     assert result.exit_code != 0
     assert not (tmp_path / "x.png").exists()
+
+
+def test_show_pegged_with_fingers_at_the_left_edge(tmp_path: Path) -> None:
+    out = tmp_path / "polyu_like.png"
+    result = CliRunner().invoke(
+        make_app(),
+        ["sim", "show", str(out), "--geometry", "pegged", "--finger-edge", "left"],
+    )
+    assert result.exit_code == 0, result.output
+    truth = json.loads(result.output)
+    assert truth["shape"] == [288, 352]
+    assert truth["valleys"]["middle_ring"][1] < 0.25 * 352
+
+
+def test_fingers_at_the_left_edge_of_a_contactless_frame_is_a_usage_error(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        make_app(), ["sim", "show", str(tmp_path / "x.png"), "--finger-edge", "left"]
+    )
+    assert result.exit_code != 0
+    assert not (tmp_path / "x.png").exists()

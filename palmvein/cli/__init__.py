@@ -34,6 +34,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "palmvein.cli.keys_cmd",
     "palmvein.cli.devices_cmd",
     "palmvein.cli.eval_cmd",
+    "palmvein.cli.sim_cmd",
 )
 
 for _module in _COMMAND_MODULES:

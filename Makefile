@@ -56,7 +56,6 @@ serve: venv
 
 lint: venv-dev
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check palmvein tests/palmvein tests/conftest.py
 	$(BIN)/mypy $(PACKAGES)
 	$(BIN)/lint-imports
 

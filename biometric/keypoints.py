@@ -16,6 +16,8 @@ from biometric.errors import RoiError
 # contactless hands and PolyU pegged palms.
 W_ALONG = 2.0
 W_EVEN = 0.5
+#: Extra smoothing (pixels) of a pegged palm's outline before valley search.
+CONTACT_SMOOTHING = 9.0
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,21 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
         on_border[0] and not on_border[-1]
     )
     contact = bool(on_border.mean() > 0.12 and border_runs >= 2)
+    if contact and CONTACT_SMOOTHING > 0:
+        # Pegs and device edges leave ragged notches along a pegged palm's
+        # outline; a smoother outline gives steadier valley tips there.
+        soft = cv2.GaussianBlur(mask_u8.astype(np.float32), (0, 0), CONTACT_SMOOTHING)
+        contours, _ = cv2.findContours(
+            (soft > 0.5).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE
+        )
+        contour = np.asarray(max(contours, key=cv2.contourArea)[:, 0, :], dtype=np.int32)
+        n_points = contour.shape[0]
+        on_border = (
+            (contour[:, 0] <= 1)
+            | (contour[:, 1] <= 1)
+            | (contour[:, 0] >= cols - 2)
+            | (contour[:, 1] >= rows - 2)
+        )
 
     # Valleys are the prominent minima of the contour's distance from the
     # palm centre (a fingertip-to-valley profile); unlike convexity defects

@@ -12,7 +12,7 @@ from biometric.errors import QualityError
 
 #: Segmentation runs on a copy whose longer side is at most this (speed; the
 #: silhouette needs no more detail than this).
-WORK_SIDE = 320
+WORK_SIDE = 480
 #: Otsu's effectiveness (between-class / total variance) below which the frame
 #: holds no distinct bright object: measured 0.91-0.93 on NIR hand frames, 0.80
 #: on smoothed uniform noise.
@@ -70,7 +70,7 @@ def segment_hand(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
             ),
             dtype=np.uint8,
         )
-    blurred = np.asarray(cv2.GaussianBlur(small, (0, 0), 2.0), dtype=np.uint8)
+    blurred = np.asarray(cv2.GaussianBlur(small, (0, 0), 1.0), dtype=np.uint8)
     if int(blurred.max()) - int(blurred.min()) < 20:
         raise QualityError("no hand visible: the frame is nearly uniform", ("no_hand",))
     # Three classes (background, dim fingers and edges, bright palm): the

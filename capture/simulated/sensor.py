@@ -372,7 +372,7 @@ class SimulatedSensor:
         self._cache_size = cache_size
         self._identities: OrderedDict[tuple[int, str], PalmIdentity] = OrderedDict()
         self._textures: OrderedDict[tuple[int, str], IdentityTextures] = OrderedDict()
-        self._skin_cache: tuple[tuple[int, ...], F32] | None = None
+        self._skin_cache: OrderedDict[tuple[int, ...], F32] = OrderedDict()
         rows, cols = self._frame
         # Smooth per-pixel fields (sampling maps, LED light) are computed on a coarse grid of
         # every _STEP-th pixel (plus a ring outside the frame) and upsampled; cv2.resize by an
@@ -630,17 +630,20 @@ class SimulatedSensor:
         return (self._frame[1] - 1 - point_rc[1], point_rc[0])
 
     def _session_skin(self, tex: IdentityTextures, base: list[int]) -> F32 | None:
-        """The skin's albedo change in this (identity, hand, session); cached for the last one."""
+        """The skin's albedo change in this (identity, hand, session); LRU-cached (8 entries)."""
         sigma = self.config.session_skin_sigma
         if sigma <= 0:
             return None
         key = tuple(base)
-        if self._skin_cache is not None and self._skin_cache[0] == key:
-            return self._skin_cache[1]
+        if key in self._skin_cache:
+            self._skin_cache.move_to_end(key)
+            return self._skin_cache[key]
         rng = np.random.default_rng([*base, _SKIN_STREAM])
         noise = smooth_noise(rng, tex.shape, 1.2 * tex.px_per_mm)
         skin = (np.float32(1.0) + np.float32(sigma) * noise).astype(np.float32)
-        self._skin_cache = (key, skin)
+        self._skin_cache[key] = skin
+        while len(self._skin_cache) > 8:
+            self._skin_cache.popitem(last=False)
         return skin
 
     # -- geometry ---------------------------------------------------------------------------

@@ -246,7 +246,8 @@ def _tx_id(book: Book) -> str:
     return str(value) if book.session.get_bind().dialect.name == "postgresql" else value.hex
 
 
-def test_database_refuses_an_unbalanced_transaction(book: Book) -> None:
+def test_database_checks_each_transaction_as_a_whole(book: Book) -> None:
+    # Unbalanced: the header is refused.
     tx = _tx_id(book)
     _insert_posting(book, tx, book.issuance.id, -500)
     _insert_posting(book, tx, book.karim.id, 400)
@@ -254,8 +255,7 @@ def test_database_refuses_an_unbalanced_transaction(book: Book) -> None:
         _insert_header(book, tx)
     book.session.rollback()
 
-
-def test_database_refuses_postings_without_a_header_at_commit(book: Book) -> None:
+    # No header at all: refused at COMMIT (deferred foreign key).
     tx = _tx_id(book)
     _insert_posting(book, tx, book.issuance.id, -500)
     _insert_posting(book, tx, book.karim.id, 500)
@@ -264,8 +264,7 @@ def test_database_refuses_postings_without_a_header_at_commit(book: Book) -> Non
     book.session.rollback()
     assert book.available(book.karim) == dzd("0")
 
-
-def test_database_refuses_postings_added_to_a_sealed_transaction(book: Book) -> None:
+    # Sealed: once the header is in, no posting may join it.
     tx = _tx_id(book)
     _insert_posting(book, tx, book.issuance.id, -500)
     _insert_posting(book, tx, book.karim.id, 500)

@@ -72,9 +72,8 @@ def test_p2p_transfer_charges_the_sender_a_fee_and_tells_both(world: World) -> N
     )
     assert found.id == operation.id and found.status == OperationStatus.COMPLETED
 
-
-def test_small_transfers_pay_the_minimum_fee(world: World) -> None:
-    operation = service.transfer_p2p(
+    # Small transfers pay the 10 DZD minimum.
+    small = service.transfer_p2p(
         world.session,
         POLICY,
         from_wallet_id=world.amina.id,
@@ -83,17 +82,14 @@ def test_small_transfers_pay_the_minimum_fee(world: World) -> None:
         initiator="app:amina",
         now=world.now,
     )
-    assert Money(operation.fee, "DZD") == dzd("10")
+    assert Money(small.fee, "DZD") == dzd("10")
 
 
-def test_unknown_client_reference_means_nothing_was_booked(world: World) -> None:
+def test_a_client_reference_is_used_once_and_answers_status_queries(world: World) -> None:
     with pytest.raises(OperationNotFound, match="nothing was booked"):
         service.operation_by_client_reference(
-            world.session, initiator="app:amina", client_reference="never-sent"
+            world.session, initiator="app:amina", client_reference="r-1"
         )
-
-
-def test_a_client_reference_is_used_once(world: World) -> None:
     kwargs = {
         "from_wallet_id": world.amina.id,
         "to_wallet_id": world.karim.id,
@@ -177,7 +173,7 @@ def test_cash_out_is_capped_at_50000_dzd_per_person_per_day(world: World) -> Non
     cash_out("100")
 
 
-def test_the_business_day_is_local_time_in_algiers(world: World, clock: FakeClock) -> None:
+def test_the_business_day_is_local_time_in_algiers(clock: FakeClock) -> None:
     # 23:30 UTC on 1 March is 00:30 on 2 March in Algiers (UTC+1): a new day for the caps.
     start, end = POLICY.business_day(clock.now.replace(hour=23, minute=30))
     assert (start.day, start.hour, end.day) == (2, 0, 3)

@@ -19,9 +19,10 @@ plus ``truth.json``; ``palmvein sim dataset`` and ``palmvein sim show`` are the 
 What is simulated
 -----------------
 Per identity (:mod:`~capture.simulated.identity`, :mod:`~capture.simulated.texture`): hand shape
-(palm width 70-100 mm, palm length, finger lengths and widths, thumb), a vein network grown from
-the wrist (3-5 trunks plus oblique side vessels, random-walk curvature, branching, tapering widths
-about 1.1-4.8 mm, i.e. 2-8 px at the contactless pitch; depth sets contrast and blur), palm lines
+(palm width 70-100 mm, palm length, finger lengths and widths, thumb), a vein network (4-7 trunks
+from the wrist, 2-4 oblique side vessels, digital veins from the finger webs and a few interior
+vessels; random-walk curvature, branching, anastomoses, tapering widths about 1.1-4.8 mm, i.e.
+2-8 px at the contactless pitch; depth sets contrast and blur), palm lines
 (heart, head, life, usually a fate line, 5-11 minor creases, wrist creases), finger flexion
 creases, skin relief and multi-scale albedo texture, fine wrinkles. A left hand is the mirror image
 of an independent anatomy.
@@ -31,7 +32,7 @@ rotation, scale, translation, finger spread and thumb angle, out-of-plane tilt (
 homography), a smooth elastic skin deformation; LED falloff and tilt gradient, exposure
 (session-level and sample-level log-normal gains), per-session vein visibility, defocus and
 occasional motion blur, shot and read noise, 8-bit clipping; palm-line depth changes with the
-finger spread. The knobs and their default ranges are in :class:`SensorConfig`
+finger spread and the skin's albedo changes a little between sessions. The knobs and their default ranges are in :class:`SensorConfig`
 (:func:`default_config`, with "easy", "default" and "hard" presets).
 
 Geometries
@@ -55,9 +56,11 @@ Ground-truth conventions (all in image pixels, (row, col), rows down)
 Finger valleys
     ``valleys.index_middle``, ``valleys.middle_ring``, ``valleys.ring_little``: for each pair of
     adjacent fingers, the deepest background point of the gap between them, depth measured along
-    the bisector of the two finger axes (pointing into the palm), on the rendered silhouette
-    (webs rounded); it lies within about a pixel outside the hand mask boundary. Mapped into the
-    image through the capture's exact geometric transform (perspective and elastic included).
+    the bisector of the two finger axes (pointing into the palm), moved along the bisector onto
+    the rendered silhouette's boundary (alpha = 0.5, sub-pixel; webs are rounded U shapes), then
+    mapped into the image through the capture's exact geometric transform (perspective and
+    elastic deformation included). In pegged frames the middle-ring valley sits just below the
+    peg.
 Palm axis / ROI angle
     ``e`` = unit vector from ``ring_little`` to ``index_middle``; the palm axis ``up`` (from the
     palm towards the fingers) is ``e`` turned 90 degrees: ``up = (-e_col, e_row)`` for a right
@@ -66,7 +69,7 @@ Palm axis / ROI angle
     (towards row 0), positive means the fingers turn towards increasing columns (clockwise on
     screen; the convention of ``biometric.PalmRoi.angle``, and the opposite sign of
     ``cv2.getRotationMatrix2D``'s angle). It differs from the applied ``pose.rotation_deg``
-    (same sign convention) by the valley line's own tilt in the hand (typically 2-8 degrees,
+    (same sign convention) by the valley line's own tilt in the hand (typically 2-10 degrees,
     because the little finger sits lower).
 Palm radius
     ``palm_radius``: radius of the largest circle inscribed in the whole hand silhouette (palm
@@ -82,7 +85,8 @@ ROI
     axis up, the thumb side on the right for a right hand).
 Mask
     ``mask``: visible hand pixels (silhouette alpha > 0.5, minus the peg and casing in pegged
-    frames), forearm included.
+    frames), forearm included. ``hand_in_frame`` tells whether palm and fingers (not the
+    forearm) lie wholly inside the frame.
 Pose and conditions
     ``pose`` (:class:`CapturePose`): ``rotation_deg`` (same sign convention as the ROI angle),
     ``scale``, ``centre_rc`` (image position of the palm-body centre), ``tilt_deg``, finger

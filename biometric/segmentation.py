@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import cv2
 import numpy as np
 import numpy.typing as npt
@@ -75,28 +77,31 @@ def segment_hand(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
         raise QualityError("no hand visible: the frame is nearly uniform", ("no_hand",))
     # Three classes (background, dim fingers and edges, bright palm): the
     # lower threshold keeps the fingers, which the LED lights less than the palm.
-    thresholds = np.asarray(threshold_multiotsu(blurred, classes=3))  # type: ignore[no-untyped-call]
-    if _separability(blurred, thresholds) < MIN_SEPARABILITY:
+    hist = np.bincount(blurred.ravel(), minlength=256).astype(np.float64)
+    thresholds = np.asarray(
+        threshold_multiotsu(classes=3, hist=(hist, np.arange(256)))  # type: ignore[no-untyped-call]
+    )
+    if _separability(hist, thresholds) < MIN_SEPARABILITY:
         raise QualityError("no hand visible: nothing stands out from the background", ("no_hand",))
     binary = ((blurred > float(thresholds[0])) * 255).astype(np.uint8)
     side = max(3, (min(small.shape) // 40) | 1)
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (side, side))
     binary = np.asarray(cv2.morphologyEx(binary, cv2.MORPH_OPEN, kernel), dtype=np.uint8)
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
-    if count < 2:
+    contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
+    if not contours:
         raise QualityError("no hand visible", ("no_hand",))
-    largest = 1 + int(np.argmax(stats[1:, cv2.CC_STAT_AREA]))
-    mask = (labels == largest).astype(np.uint8)
-    area_fraction = float(stats[largest, cv2.CC_STAT_AREA]) / mask.size
+    outline = max(contours, key=cv2.contourArea)
+    # Filling the outer outline keeps the largest region with its holes closed.
+    mask = np.zeros_like(binary)
+    cv2.drawContours(mask, [outline], -1, 1, thickness=cv2.FILLED)
+    area_fraction = float(np.count_nonzero(mask)) / mask.size
     if area_fraction < 0.08:
         raise QualityError(
             f"no hand visible: largest bright region covers {area_fraction:.0%} of the frame",
             ("no_hand",),
         )
-    mask = _fill_holes(mask)
-    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
-    hull_area = cv2.contourArea(cv2.convexHull(max(contours, key=cv2.contourArea)))
-    solidity = float(mask.sum()) / max(hull_area, 1.0)
+    hull_area = cv2.contourArea(cv2.convexHull(outline))
+    solidity = float(cv2.contourArea(outline)) / max(hull_area, 1.0)
     if solidity < MIN_SOLIDITY:
         raise QualityError(
             f"no hand visible: the bright region is ragged (solidity {solidity:.2f})",
@@ -105,28 +110,19 @@ def segment_hand(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     return mask.astype(bool)
 
 
-def _separability(image: npt.NDArray[np.uint8], thresholds: npt.NDArray[np.generic]) -> float:
-    # Otsu's effectiveness measure: between-class over total variance.
-    values = image.astype(np.float64).ravel()
-    total = float(values.var())
+def _separability(hist: npt.NDArray[np.float64], thresholds: npt.NDArray[np.generic]) -> float:
+    # Otsu's effectiveness measure: between-class over total variance, from the histogram.
+    levels = np.arange(hist.size, dtype=np.float64)
+    n = float(hist.sum())
+    mean = float(hist @ levels) / n
+    total = float(hist @ (levels - mean) ** 2) / n
     if total == 0.0:
         return 0.0
-    labels = np.digitize(values, thresholds.astype(np.float64))
-    mean = float(values.mean())
+    edges = [0, *(int(t) + 1 for t in thresholds), hist.size]
     between = 0.0
-    for k in range(len(thresholds) + 1):
-        part = values[labels == k]
-        if part.size:
-            between += part.size / values.size * (float(part.mean()) - mean) ** 2
+    for lo, hi in itertools.pairwise(edges):
+        weight = float(hist[lo:hi].sum())
+        if weight:
+            part_mean = float(hist[lo:hi] @ levels[lo:hi]) / weight
+            between += weight / n * (part_mean - mean) ** 2
     return between / total
-
-
-def _fill_holes(mask: npt.NDArray[np.uint8]) -> npt.NDArray[np.uint8]:
-    # Flood the background from a padded border: whatever it cannot reach is a hole.
-    padded = np.pad(mask, 1)
-    flood = padded.copy()
-    ff_mask = np.zeros((padded.shape[0] + 2, padded.shape[1] + 2), np.uint8)
-    cv2.floodFill(flood, ff_mask, (0, 0), 1)
-    holes = flood == 0
-    padded[holes] = 1
-    return padded[1:-1, 1:-1]

@@ -24,6 +24,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
+from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.routing import BaseRoute
 
@@ -126,6 +127,11 @@ def authenticate_request(request: Request, session: Session) -> Principal:
     )
 
 
+# Only documents the scheme in OpenAPI (the "Authorize" button of /docs signs in through
+# POST /auth/token); authenticate_request reads and checks the header itself.
+_OPENAPI_BEARER = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
+
+
 class RoleGuard:
     """The dependency behind :func:`require_roles`; its ``roles`` are read by :func:`route_access`."""
 
@@ -134,7 +140,12 @@ class RoleGuard:
             raise ValueError("a protected route must allow at least one role")
         self.roles = roles
 
-    def __call__(self, request: Request, session: DbSession) -> Principal:
+    def __call__(
+        self,
+        request: Request,
+        session: DbSession,
+        _documented: Annotated[str | None, Depends(_OPENAPI_BEARER)] = None,
+    ) -> Principal:
         principal = authenticate_request(request, session)
         if principal.roles.isdisjoint(self.roles):
             allowed = ", ".join(sorted(r.value for r in self.roles))

@@ -45,3 +45,8 @@ def test_openapi_document_lists_the_routes(app: FastAPI, client: TestClient) -> 
     assert schema["info"]["title"] == "palmvein"
     assert "/auth/token" in schema["paths"]
     assert "/readyz" in schema["paths"]
+    # The /docs "Authorize" button signs in with the password flow against /auth/token.
+    [scheme] = schema["components"]["securitySchemes"].values()
+    assert scheme["flows"]["password"]["tokenUrl"] == "/auth/token"
+    assert schema["paths"]["/staff-users"]["get"]["security"]
+    assert "security" not in schema["paths"]["/healthz"]["get"]

@@ -9,13 +9,14 @@ import re
 from collections.abc import Callable
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 
 from palmvein.app import create_app
 from palmvein.core.security.roles import Role
 from palmvein.core.settings import Settings
-from palmvein.http.auth import RouteAccess, api_routes, route_access
+from palmvein.http.auth import RouteAccess, api_routes, public, require_roles, route_access
 
 # Built once from a throwaway app only to enumerate routes; the tests use the fixture app.
 _ROUTES = list(api_routes(create_app(Settings(_env_file=None)).routes))
@@ -101,3 +102,30 @@ def test_an_allowed_role_gets_past_the_guard(
     user_id = make_staff("allowed.user", role)
     response = client.request(method, _concrete(path), headers=bearer(user_id))
     assert response.status_code not in (401, 403), response.text
+
+
+def test_a_route_declared_both_public_and_protected_is_refused() -> None:
+    router = APIRouter()
+
+    @router.get("/confused", dependencies=[public(), require_roles(Role.ADMIN)])
+    def confused() -> None:
+        return None
+
+    [route] = api_routes(router.routes)
+    with pytest.raises(ValueError, match="both public and role-protected"):
+        route_access(route)
+
+
+def test_including_a_router_with_a_prefix_is_refused_rather_than_misread() -> None:
+    router = APIRouter()
+
+    @router.get("/x", dependencies=[public()])
+    def x() -> None:
+        return None
+
+    app = FastAPI()
+    app.include_router(router, prefix="/api")
+    if any(isinstance(route, APIRoute) for route in app.routes):
+        pytest.skip("this FastAPI copies included routes with their prefix; nothing to refuse")
+    with pytest.raises(ValueError, match="without prefix"):
+        list(api_routes(app.routes))

@@ -1,6 +1,7 @@
 """The audit log is append-only and its hash chain names every tampered row."""
 
 import json
+import threading
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from palmvein.core import audit
 from palmvein.core.audit import Anchor, FindingKind, entry_hash, verify_chain
@@ -219,3 +220,28 @@ def test_changing_any_stored_field_of_any_row_is_detected(
     fields, stored = rows[index]
     tampered = {**fields, field: str(fields[field]) + "x"}
     assert entry_hash(**tampered) != stored
+
+
+def test_concurrent_writers_never_fork_the_chain(
+    db_backend: str, session_factory: sessionmaker[Session]
+) -> None:
+    if db_backend != "postgresql":
+        pytest.skip("SQLite serialises writers itself; the advisory lock is PostgreSQL's")
+    per_writer = 15
+
+    def writer(name: str) -> None:
+        for n in range(per_writer):
+            with session_factory.begin() as session:
+                audit.record(
+                    session, actor=name, action="test.append", entity_type="t", entity_id=str(n)
+                )
+
+    threads = [threading.Thread(target=writer, args=(f"writer-{i}",)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with session_factory() as session:
+        report = verify_chain(session)
+    assert report.ok, report.findings
+    assert report.rows == 3 * per_writer

@@ -571,6 +571,28 @@ def create_router(db_session: Any, require_roles: Callable[..., Any]) -> APIRout
             },
         )
 
+    @router.get("/merchants/{account_id}/statements/{day}.pdf")
+    def merchant_statement_pdf(
+        account_id: int,
+        day: date,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, readers],
+    ) -> Response:
+        from payments.statement_pdf import merchant_statement_pdf
+
+        statement = statements.merchant_daily_statement(
+            session, _policy(request), merchant_account_id=account_id, day=day
+        )
+        merchant = ledger.get_account(session, account_id)
+        return Response(
+            merchant_statement_pdf(statement, merchant_name=merchant.owner_id),
+            media_type="application/pdf",
+            headers={
+                "Content-Disposition": f'attachment; filename="merchant-{account_id}-{day}.pdf"'
+            },
+        )
+
     @router.get("/accounts/{account_id}/statement.csv")
     def account_statement(
         account_id: int,

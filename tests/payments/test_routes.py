@@ -237,6 +237,10 @@ def test_void_refund_and_statement_over_http(api: Api, accounts: dict[str, int],
         "net": "891.00",
         "settled to bank": "0.00",
     }
+    pdf = api.client.get(
+        f"/payments/merchants/{accounts['shop']}/statements/{day}.pdf", headers=api.cashier
+    )
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF-")
 
 
 def test_cashiers_cannot_open_accounts_or_fund_agents(api: Api, accounts: dict[str, int]) -> None:

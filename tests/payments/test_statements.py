@@ -126,3 +126,17 @@ def test_wallet_statement_shows_a_running_balance(world: World) -> None:
     assert statement.closing == dzd("98690")
     text = statements.wallet_statement_csv(statement)
     assert text.splitlines()[-1].endswith(",98690.00")
+
+
+def test_merchant_statement_pdf_paginates_and_carries_its_title(world: World) -> None:
+    from payments.statement_pdf import LINES_PER_PAGE, merchant_statement_pdf
+
+    for i in range(LINES_PER_PAGE + 5):
+        _sale(world, "10", f"s-{i}")
+    statement = statements.merchant_daily_statement(
+        world.session, POLICY, merchant_account_id=world.shop.id, day=world.now.date()
+    )
+    pdf = merchant_statement_pdf(statement, merchant_name="Epicerie El Bahdja")
+    assert pdf.startswith(b"%PDF-")
+    assert pdf.count(b"/Type /Page\n") + pdf.count(b"/Type /Page ") == 2
+    assert b"/Title (Merchant daily statement - Epicerie El Bahdja - 2026-03-01" in pdf

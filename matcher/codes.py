@@ -16,7 +16,7 @@ cells) moves only a part of each block's cells, so genuine codes stay close. A 3
 
 Measured on dev data (PolyU NIR, 150 palms, 1,755 templates; simulated captures), per-plane majority
 over 4-cell blocks beat coarser blocks (8 cells), overlapping blocks of the same size, and random
-projections (SimHash) of the pooled bit fractions to 256 or 512 bits; see ``docs/matcher.md``.
+projections (SimHash) of the pooled bit fractions to 256 or 512 bits; see ``matcher/README.md``.
 """
 
 from __future__ import annotations

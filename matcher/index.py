@@ -31,7 +31,7 @@ import numpy.typing as npt
 
 import biometric
 from matcher._faiss import faiss, single_threaded
-from matcher.codes import PROBE_SHIFTS, code_bits, probe_codes, shortlist_codes
+from matcher.codes import BLOCK, PROBE_SHIFTS, code_bits, probe_codes, shortlist_codes
 from matcher.errors import AlgorithmMismatchError
 from matcher.rwlock import ReadWriteLock
 
@@ -88,6 +88,10 @@ class PalmIndex:
         Only templates of this algorithm are accepted; defaults to :data:`biometric.ALGORITHM`.
     probe_shifts : tuple of (int, int)
         Translations of the probe whose codes are all searched (:data:`matcher.codes.PROBE_SHIFTS`).
+    block : int
+        Block side of the shortlist code in cells (:mod:`matcher.codes`): 4 gives 48-byte codes;
+        2 gives 192-byte codes that rank weak genuine pairs much better at four times the
+        scanning cost.
 
     Examples
     --------
@@ -104,6 +108,7 @@ class PalmIndex:
         shards: int = 2,
         algorithm: str | None = None,
         probe_shifts: tuple[tuple[int, int], ...] = PROBE_SHIFTS,
+        block: int = BLOCK,
     ) -> None:
         if shortlist < 1:
             raise ValueError(f"shortlist must be at least 1, got {shortlist}")
@@ -111,6 +116,7 @@ class PalmIndex:
             raise ValueError(f"shards must be at least 1, got {shards}")
         self.shortlist = shortlist
         self.probe_shifts = probe_shifts
+        self.block = block
         self.algorithm = algorithm or biometric.ALGORITHM
         self._n_shards = shards
         self._lock = ReadWriteLock()
@@ -205,7 +211,7 @@ class PalmIndex:
         for subject in subject_ids:
             if not isinstance(subject, str) or not subject:
                 raise ValueError("subject ids must be non-empty strings")
-        codes = shortlist_codes(planes, mask, geometry.cols)  # outside the lock: the slow part
+        codes = shortlist_codes(planes, mask, geometry.cols, self.block)  # outside the lock
         with self._lock.write():
             self._ensure_geometry(geometry)
             if keys is None:
@@ -285,7 +291,7 @@ class PalmIndex:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         self._check_geometry(Geometry.of(probe))
-        code = probe_codes(probe, self.probe_shifts)
+        code = probe_codes(probe, self.probe_shifts, self.block)
         with self._lock.read():
             if not self._slot_of_key:
                 return []
@@ -359,7 +365,7 @@ class PalmIndex:
     def _code_size(self) -> int:
         assert self._geometry is not None
         g = self._geometry
-        return code_bits(g.planes, g.rows, g.cols) // 8
+        return code_bits(g.planes, g.rows, g.cols, self.block) // 8
 
     def _ensure_geometry(self, geometry: Geometry) -> None:
         """Under the write lock: fix the geometry and create the shards on the first add."""
@@ -367,7 +373,7 @@ class PalmIndex:
             self._check_geometry(geometry)
             return
         self._geometry = geometry
-        d = code_bits(geometry.planes, geometry.rows, geometry.cols)
+        d = code_bits(geometry.planes, geometry.rows, geometry.cols, self.block)
         self._shards = [
             faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(d)) for _ in range(self._n_shards)
         ]

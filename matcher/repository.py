@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 import biometric
 from matcher.crypto import Keyring, Sealed
 from matcher.errors import SnapshotError
-from matcher.index import PalmIndex
+from matcher.index import DEFAULT_SHORTLIST, PalmIndex
 from matcher.models import Change, ChangeKind, StoredTemplate
 from matcher.snapshot import load_snapshot, write_snapshot
 
@@ -155,8 +155,9 @@ class IndexFollower:
         self.keyring = keyring
         self.algorithm = algorithm or biometric.ALGORITHM
         self.snapshot_path = snapshot_path
-        self._options = {"shards": shards, **({"shortlist": shortlist} if shortlist else {})}
-        self.index = PalmIndex(algorithm=self.algorithm, **self._options)
+        self._shortlist = shortlist or DEFAULT_SHORTLIST
+        self._shards = shards
+        self.index = self._new_index()
         self.sequence = 0
         self.snapshot_refused: str | None = None
         # Request threads catch up concurrently; changes must be applied once and in order.
@@ -172,7 +173,8 @@ class IndexFollower:
         if self.snapshot_path is not None and self.snapshot_path.exists():
             try:
                 self.index, self.sequence = load_snapshot(
-                    self.snapshot_path, self.keyring, **self._options)
+                    self.snapshot_path, self.keyring, shortlist=self._shortlist,
+                    shards=self._shards)
             except SnapshotError as exc:
                 self.snapshot_refused = str(exc)
                 self._rebuild(session)
@@ -186,11 +188,14 @@ class IndexFollower:
 
     def _rebuild(self, session: Session) -> None:
         sequence = last_change(session)
-        index = PalmIndex(algorithm=self.algorithm, **self._options)
+        index = self._new_index()
         for template_id, person_id, template in iter_templates(session, self.keyring,
                                                                self.algorithm):
             index.add(person_id, template, key=template_id)
         self.index, self.sequence = index, sequence
+
+    def _new_index(self) -> PalmIndex:
+        return PalmIndex(algorithm=self.algorithm, shortlist=self._shortlist, shards=self._shards)
 
     def catch_up(self, session: Session) -> SyncReport:
         """Apply the changes logged after :attr:`sequence`."""

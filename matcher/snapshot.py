@@ -30,7 +30,7 @@ import numpy as np
 
 from matcher.crypto import DecryptionError, Keyring, KeyringError, Sealed
 from matcher.errors import SnapshotError
-from matcher.index import Geometry, IndexContents, PalmIndex
+from matcher.index import DEFAULT_SHORTLIST, Geometry, IndexContents, PalmIndex
 
 MAGIC = b"PVSNAP1\n"
 _TAG = 32
@@ -124,10 +124,12 @@ def read_snapshot(path: Path, keyring: Keyring) -> tuple[IndexContents, int]:
         raise SnapshotError(f"index snapshot {path} is signed but undecodable: {exc}") from None
 
 
-def load_snapshot(path: Path, keyring: Keyring, **index_options: int) -> tuple[PalmIndex, int]:
+def load_snapshot(
+    path: Path, keyring: Keyring, *, shortlist: int = DEFAULT_SHORTLIST, shards: int = 2
+) -> tuple[PalmIndex, int]:
     """A new :class:`PalmIndex` from a verified snapshot, and the snapshot's change sequence."""
     contents, sequence = read_snapshot(path, keyring)
-    index = PalmIndex(algorithm=contents.geometry.algorithm, **index_options)
+    index = PalmIndex(algorithm=contents.geometry.algorithm, shortlist=shortlist, shards=shards)
     if len(contents.keys):
         index.add_many(list(contents.subject_ids), contents.planes, contents.mask,
                        contents.geometry, keys=contents.keys)

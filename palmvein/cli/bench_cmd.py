@@ -52,8 +52,8 @@ def result_table(r: dict[str, Any]) -> Table:
     )
     lat = r["latency_ms"]
     table.add_row(
-        f"Identify latency ({cfg['shards']} shards, 5 probe variants, shortlist "
-        f"{cfg['shortlist']})",
+        f"Identify latency ({cfg['shards']} shards, 5 probe variants, {cfg['block']}-cell "
+        f"blocks, shortlist {cfg['shortlist']})",
         f"p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms ({int(lat['n'])} searches)",
     )
     npl = r["numpy_shortlist_ms"]
@@ -77,6 +77,11 @@ def result_table(r: dict[str, Any]) -> Table:
         "Recall vs exhaustive exact top-1",
         f"{rec['agree']}/{rec['probes']} = {rec['rate']:.2%} "
         f"(95 % lower bound {rec['wilson95_lower']:.2%})",
+    )
+    table.add_row(
+        "Decisions equal to exhaustive (FPIR 0.1 %)",
+        f"{rec['decisions_agree']}/{rec['probes']} (threshold {rec['threshold']:.4f}; "
+        f"exhaustive search matches {rec['exhaustive_matches']} of them)",
     )
     tt = r["true_subject_top1"]
     table.add_row(
@@ -114,6 +119,10 @@ def identify_command(
     shards: Annotated[int, typer.Option(min=1, help="Parallel FAISS shards per query.")] = (
         os.cpu_count() or 1
     ),
+    block: Annotated[
+        int,
+        typer.Option(min=1, max=8, help="Shortlist code block side in cells (4: 48-byte codes)."),
+    ] = 4,
     flip: Annotated[
         float,
         typer.Option(
@@ -148,6 +157,7 @@ def identify_command(
         bases=bases,
         shortlist=shortlist,
         shards=shards,
+        block=block,
         flip=flip,
         repeats=repeats,
         exact_budget_s=exact_budget,

@@ -21,11 +21,13 @@ def _keyring() -> Keyring:
 
     settings = load_settings()
     try:
-        return Keyring.from_environment(settings.secret_key.get_secret_value(),
-                                        production=settings.is_production)
+        return Keyring.from_environment(
+            settings.secret_key.get_secret_value(), production=settings.is_production
+        )
     except KeyringError as exc:
-        raise CliError(str(exc), hint="set PALMVEIN_TEMPLATE_KEYS=KEY_ID:BASE64[,...]",
-                       code=ExitCode.CONFIG) from None
+        raise CliError(
+            str(exc), hint="set PALMVEIN_TEMPLATE_KEYS=KEY_ID:BASE64[,...]", code=ExitCode.CONFIG
+        ) from None
 
 
 @keys_app.command("new")
@@ -50,11 +52,18 @@ def status_command(
         counts = count_by_key(session)
     unknown = sorted(set(counts) - set(keyring.key_ids))
     if as_json:
-        print_json({"active": keyring.active, "configured": list(keyring.key_ids),
-                    "templates_by_key": counts, "unreadable_keys": unknown})
+        print_json(
+            {
+                "active": keyring.active,
+                "configured": list(keyring.key_ids),
+                "templates_by_key": counts,
+                "unreadable_keys": unknown,
+            }
+        )
         return
-    console.print(f"Active key: [bold]{keyring.active}[/]; configured: "
-                  f"{', '.join(keyring.key_ids)}")
+    console.print(
+        f"Active key: [bold]{keyring.active}[/]; configured: {', '.join(keyring.key_ids)}"
+    )
     for kid, n in sorted(counts.items()):
         console.print(f"  {kid}: {n:,} templates")
     if unknown:
@@ -63,8 +72,9 @@ def status_command(
 
 @keys_app.command("rotate")
 def rotate_command(
-    batch: Annotated[int, typer.Option(min=1, help="Templates re-encrypted per transaction.")]
-    = 500,
+    batch: Annotated[
+        int, typer.Option(min=1, help="Templates re-encrypted per transaction.")
+    ] = 500,
 ) -> None:
     """Re-encrypt every template with the active key, one short transaction per batch, so the
     system keeps running (old keys stay readable until removed from PALMVEIN_TEMPLATE_KEYS)."""
@@ -79,8 +89,11 @@ def rotate_command(
                 with transaction(engine) as session:
                     n = rotate_batch(session, keyring, batch)
             except KeyringError as exc:
-                raise CliError(str(exc), hint="add the missing key to PALMVEIN_TEMPLATE_KEYS",
-                               code=ExitCode.FAILURE) from None
+                raise CliError(
+                    str(exc),
+                    hint="add the missing key to PALMVEIN_TEMPLATE_KEYS",
+                    code=ExitCode.FAILURE,
+                ) from None
             if n == 0:
                 break
             total += n

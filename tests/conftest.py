@@ -5,7 +5,8 @@ SQLite and on the PostgreSQL server at 127.0.0.1:5432 (user ``postgres``, trust 
 ``PALMVEIN_TEST_POSTGRES_URL``). The schema is always made by the Alembic migrations: once per
 backend and test session into a template, which each test then copies into a fresh database of
 its own (a file copy on SQLite, ``CREATE DATABASE ... TEMPLATE`` on PostgreSQL), dropped after.
-The PostgreSQL half is skipped, with the reason, only when no server answers.
+The PostgreSQL half is skipped, with the reason, only when nothing listens at that address; a
+server that answers but refuses the connection fails the tests.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,20 +61,24 @@ def _pg_drop(database: str) -> None:
 
 @pytest.fixture(scope="session")
 def postgres_available() -> str | None:
-    """None if the server answers, else the reason it does not."""
+    """None if a PostgreSQL server answers, else why not.
+
+    Only "nothing listens there" counts as unavailable: a server that answers but refuses the
+    connection (wrong user, no trust auth) is a broken setup, and the tests fail loudly.
+    """
+    url = make_url(POSTGRES_URL)
+    host, port = url.host or "127.0.0.1", url.port or 5432
     try:
-        with psycopg.connect(_pg_admin_conninfo(), connect_timeout=3) as conn:
-            conn.execute("SELECT 1")
-    except psycopg.OperationalError as exc:
-        first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        return f"no PostgreSQL server answers at {make_url(POSTGRES_URL).host}: {first_line}"
+        socket.create_connection((host, port), timeout=3).close()
+    except OSError as exc:
+        return f"no PostgreSQL server answers at {host}:{port} ({exc.strerror or exc})"
+    with psycopg.connect(_pg_admin_conninfo(), connect_timeout=5) as conn:
+        conn.execute("SELECT 1")
     return None
 
 
 @pytest.fixture(scope="session")
-def _template_databases(
-    tmp_path_factory: pytest.TempPathFactory, postgres_available: str | None
-) -> Iterator[dict[str, str]]:
+def _template_databases(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """Migrated template databases, made lazily per backend: backend -> SQLite path or PG name."""
     made: dict[str, str] = {}
 
@@ -101,10 +107,12 @@ def _template_databases(
 
 
 @pytest.fixture(params=BACKENDS)
-def db_backend(request: pytest.FixtureRequest, postgres_available: str | None) -> str:
+def db_backend(request: pytest.FixtureRequest) -> str:
     backend: str = request.param
-    if backend == "postgresql" and postgres_available is not None:
-        pytest.skip(f"PostgreSQL half skipped: {postgres_available}")
+    if backend == "postgresql":
+        reason = request.getfixturevalue("postgres_available")
+        if reason is not None:
+            pytest.skip(f"PostgreSQL half skipped: {reason}")
     return backend
 
 

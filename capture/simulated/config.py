@@ -21,7 +21,9 @@ class SensorConfig:
         finger gaps lie along, "top" or "left"), px_per_mm, focal_px.
 
     Pose (per capture)
-        rotation_max_deg, scale_range, tilt_max_deg, elastic_rms_mm, spread_range,
+        rotation_max_deg, scale_range and tilt_max_deg (each the sum of a per-session habit,
+        ``session_pose_share`` of the range, and a per-sample jitter, the rest of it; so the
+        extremes are rarer than the middle), elastic_rms_mm, spread_range,
         finger_jitter_deg, min_finger_gap_deg (smallest angle between adjacent fingers; lower it
         for fingers held together), thumb_jitter_deg, translation_jitter_px (pegged only; contactless
         translation is uniform over all positions keeping the hand in frame).
@@ -44,6 +46,7 @@ class SensorConfig:
     finger_edge: FingerEdge
     px_per_mm: float
     focal_px: float
+    session_pose_share: float
     rotation_max_deg: float
     scale_range: float
     tilt_max_deg: float
@@ -148,6 +151,7 @@ def _geometry_defaults(geometry: Geometry, shape: tuple[int, int] | None) -> Sen
             finger_edge="top",
             px_per_mm=1.7 * k,
             focal_px=560.0 * k,
+            session_pose_share=0.7,
             rotation_max_deg=30.0,
             scale_range=0.2,
             tilt_max_deg=10.0,
@@ -184,6 +188,7 @@ def _geometry_defaults(geometry: Geometry, shape: tuple[int, int] | None) -> Sen
             finger_edge="top",
             px_per_mm=2.9 * k,
             focal_px=700.0 * k,
+            session_pose_share=0.7,
             rotation_max_deg=4.0,
             scale_range=0.03,
             tilt_max_deg=2.0,

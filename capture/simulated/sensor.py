@@ -42,6 +42,7 @@ _POSE_STREAM = 3
 _PHOTO_STREAM = 4
 _NOISE_STREAM = 5
 _SKIN_STREAM = 6
+_HABIT_STREAM = 7
 _FOREARM_FADE_MM = 80.0
 _STEP = 5
 _NO_MAP = np.empty((0,), np.float32)
@@ -479,13 +480,15 @@ class SimulatedSensor:
         focus_sigma = float(srng.uniform(*cfg.defocus_range))
         electrons = float(srng.uniform(*cfg.electrons_range))
 
-        # Pose.
-        rotation = float(prng.uniform(-cfg.rotation_max_deg, cfg.rotation_max_deg))
-        scale = float(1.0 + prng.uniform(-cfg.scale_range, cfg.scale_range))
-        tilt = (
-            float(prng.uniform(-cfg.tilt_max_deg, cfg.tilt_max_deg)),
-            float(prng.uniform(-cfg.tilt_max_deg, cfg.tilt_max_deg)),
-        )
+        # Pose: a per-session habit (how this person held the hand that day) plus per-sample
+        # jitter, so samples of one session resemble each other more than samples of two.
+        hrng = np.random.default_rng([*base, _HABIT_STREAM])
+        habit = hrng.uniform(-1.0, 1.0, 4) * cfg.session_pose_share
+        jitter = prng.uniform(-1.0, 1.0, 4) * (1.0 - cfg.session_pose_share)
+        pose_u = habit + jitter
+        rotation = float(pose_u[0] * cfg.rotation_max_deg)
+        scale = float(1.0 + pose_u[1] * cfg.scale_range)
+        tilt = (float(pose_u[2] * cfg.tilt_max_deg), float(pose_u[3] * cfg.tilt_max_deg))
         spread = float(prng.uniform(*cfg.spread_range))
         angles = {
             f.name: f.neutral_angle_deg * spread + float(prng.normal(0.0, cfg.finger_jitter_deg))

@@ -269,18 +269,17 @@ def test_led_off_frame_is_the_dim_ambient_view_of_the_same_pose(
 
 
 def test_sessions_differ_more_than_samples(contactless: SimulatedSensor) -> None:
-    exposures = np.array(
-        [
-            [
-                [np.log(contactless.capture(i, s, k).conditions.exposure) for k in range(3)]
-                for s in range(4)
-            ]
-            for i in range(2)
-        ]
-    )
-    within = exposures.std(axis=2).mean()
-    between = exposures.mean(axis=2).std(axis=1).mean()
-    assert between > within
+    caps = [[[contactless.capture(i, s, k) for k in range(3)] for s in range(4)] for i in range(2)]
+    values = {
+        "log exposure": [[[np.log(c.conditions.exposure) for c in ses] for ses in i] for i in caps],
+        "rotation": [[[c.pose.rotation_deg for c in ses] for ses in i] for i in caps],
+        "tilt": [[[c.pose.tilt_deg[0] for c in ses] for ses in i] for i in caps],
+    }
+    for name, nested in values.items():
+        v = np.array(nested)
+        within = v.std(axis=2).mean()
+        between = v.mean(axis=2).std(axis=1).mean()
+        assert between > within, name
 
 
 # -- pose ranges and framing -------------------------------------------------------------------
@@ -289,23 +288,22 @@ def test_sessions_differ_more_than_samples(contactless: SimulatedSensor) -> None
 def test_contactless_pose_ranges_and_hand_in_frame(contactless: SimulatedSensor) -> None:
     cfg = contactless.config
     rotations = []
-    for identity in range(3):
-        for sample in range(5):
-            cap = contactless.capture(identity, 0, sample)
-            pose = cap.pose
-            rotations.append(pose.rotation_deg)
-            assert abs(pose.rotation_deg) <= cfg.rotation_max_deg
-            assert 1 - cfg.scale_range <= pose.scale <= 1 + cfg.scale_range
-            assert max(abs(t) for t in pose.tilt_deg) <= cfg.tilt_max_deg
-            assert cap.hand_in_frame and pose.cut_edge is None
-            # Only the forearm may leave the frame: every border pixel of the hand lies on the
-            # wrist side of the palm.
-            up = up_vector(cap)
-            for edge in ("top", "bottom", "left", "right"):
-                pts = border_pixels(cap.mask, edge)
-                if len(pts):
-                    along = (pts - np.array(cap.roi_center)) @ up
-                    assert along.max() < -0.9 * cap.palm_radius, edge
+    for identity, session, sample in np.ndindex(3, 3, 2):
+        cap = contactless.capture(identity, session, sample)
+        pose = cap.pose
+        rotations.append(pose.rotation_deg)
+        assert abs(pose.rotation_deg) <= cfg.rotation_max_deg
+        assert 1 - cfg.scale_range <= pose.scale <= 1 + cfg.scale_range
+        assert max(abs(t) for t in pose.tilt_deg) <= cfg.tilt_max_deg
+        assert cap.hand_in_frame and pose.cut_edge is None
+        # Only the forearm may leave the frame: every border pixel of the hand lies on the
+        # wrist side of the palm.
+        up = up_vector(cap)
+        for edge in ("top", "bottom", "left", "right"):
+            pts = border_pixels(cap.mask, edge)
+            if len(pts):
+                along = (pts - np.array(cap.roi_center)) @ up
+                assert along.max() < -0.9 * cap.palm_radius, edge
     # The rotations use the range, not a corner of it.
     assert max(rotations) - min(rotations) > cfg.rotation_max_deg
 

@@ -37,6 +37,8 @@ from matcher.rwlock import ReadWriteLock
 
 #: Templates re-ranked exactly per search (before grouping by subject).
 DEFAULT_SHORTLIST = 32
+#: Subjects (of the nearest codes) whose every template is re-ranked, not only the shortlisted.
+EXPAND_SUBJECTS = 8
 #: Templates compared per call when searching exhaustively (bounds temporary memory).
 _EXHAUSTIVE_CHUNK = 8192
 
@@ -298,6 +300,7 @@ class PalmIndex:
             assert self._geometry is not None
             n = min(shortlist or self.shortlist, len(self._slot_of_key))
             slots = self._nearest_codes(code, n)
+            slots = self._with_sibling_templates(slots)
             subjects = [self._subject_of[s] for s in slots.tolist()]
             planes, mask = self._planes[slots], self._mask[slots]
             geometry = self._geometry
@@ -412,6 +415,24 @@ class PalmIndex:
             self._key_of[slot] = 0
             self._mask[slot] = 0
         self._free.extend(slots)
+
+    def _with_sibling_templates(self, slots: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Under the read lock: add the other templates of the subjects of the
+        :data:`EXPAND_SUBJECTS` nearest codes, so a subject found through one template is scored
+        by its best (its best template's code may have ranked outside the shortlist)."""
+        extra: list[int] = []
+        seen = set(slots.tolist())
+        for slot in slots[:EXPAND_SUBJECTS].tolist():
+            subject = self._subject_of[slot]
+            if subject is None:
+                continue
+            for sibling in self._slots_of.get(subject, ()):
+                if sibling not in seen:
+                    seen.add(sibling)
+                    extra.append(sibling)
+        if not extra:
+            return slots
+        return np.concatenate([slots, np.array(extra, dtype=np.int64)])
 
     def _nearest_codes(self, code: npt.NDArray[np.uint8], n: int) -> npt.NDArray[np.int64]:
         """Under the read lock: slots of the ``n`` codes nearest to any of the probe codes

@@ -76,12 +76,17 @@ def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
 
 
 def create_db_engine(url: str, *, echo: bool = False) -> Engine:
-    """Create an engine for ``url``; SQLite gets WAL, foreign keys and its parent directory made."""
+    """Create an engine for ``url``; SQLite gets WAL, foreign keys and its parent directory made.
+
+    Statement parameters are never shown in errors or echo output.
+    """
     parsed = make_url(url)
+    # Bound values (password hashes, PIN digests, template bytes) would otherwise be printed in
+    # every database exception message and traceback, and from there reach the logs.
+    kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, echo=echo, pool_pre_ping=True)
+        return create_engine(url, pool_pre_ping=True, **kwargs)
     database = parsed.database or ""
-    kwargs: dict[str, Any] = {"echo": echo}
     if database in ("", ":memory:"):
         # One shared connection, otherwise each pooled connection sees its own empty database.
         kwargs["poolclass"] = StaticPool

@@ -83,3 +83,15 @@ def test_naive_timestamps_are_refused(db: Session) -> None:
     db.add(user)
     with pytest.raises(Exception, match="naive datetime"):
         db.flush()
+
+
+def test_database_errors_never_show_the_values_involved(db: Session) -> None:
+    secret_hash = "$argon2id$v=19$m=65536,t=3,p=4$c2VjcmV0LXNhbHQ$secret-digest"
+    for _ in range(2):
+        user = _user("duplicate")
+        user.password_hash = secret_hash
+        db.add(user)
+    with pytest.raises(IntegrityError) as raised:
+        db.flush()
+    assert "secret-digest" not in str(raised.value)
+    assert "hidden due to hide_parameters" in str(raised.value)

@@ -126,6 +126,15 @@ def roi_from_geometry(
     normal = np.array([-u[1], u[0]])
     if float((center_palm - p) @ normal) < 0:
         normal = -normal
+    rows, cols = mask.shape
+    r, c = geometry.palm_center
+    if not geometry.contact and min(r, c, rows - 1 - r, cols - 1 - c) <= geometry.palm_radius + 1:
+        # The frame edge clips the palm's inscribed circle, so the palm's size
+        # (and with it the ROI) cannot be measured.
+        raise RoiError(
+            "the palm is cut off by the edge of the image; centre the hand in the scanner",
+            ("palm_cut_off",),
+        )
     scale = span / SPAN_TO_RADIUS if geometry.contact else geometry.palm_radius * k
     side = SIDE_FACTOR * scale
     center = (p + q) / 2.0 + normal * (GAP_FACTOR * scale + side / 2.0)

@@ -46,6 +46,7 @@ from payments.models import Account, AccountKind, Hold, HoldStatus, LedgerTransa
 MAX_AMOUNT = 10**15
 
 SYSTEM_OWNER = "operator"
+FEE_SHARDS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -123,16 +124,19 @@ def find_account(
     ).one_or_none()
 
 
-def system_account(session: Session, kind: AccountKind, currency: str, now: datetime) -> Account:
-    """The operator's account of ``kind`` in ``currency``, opened on first use.
+def system_account(
+    session: Session, kind: AccountKind, currency: str, now: datetime, *, shard: int = 0
+) -> Account:
+    """The operator's account of ``kind`` in ``currency`` (and ``shard``), opened on first use.
 
     Issuance and settlement are the ledger's boundary with the outside world (cash and banks) and
-    so may go negative; the fee account may not.
+    so may go negative; the fee accounts may not.
     """
+    owner_id = SYSTEM_OWNER if shard == 0 else f"{SYSTEM_OWNER}#{shard}"
 
     def find() -> Account | None:
         return find_account(
-            session, owner_type=SYSTEM_OWNER, owner_id=SYSTEM_OWNER, kind=kind, currency=currency
+            session, owner_type=SYSTEM_OWNER, owner_id=owner_id, kind=kind, currency=currency
         )
 
     found = find()
@@ -147,7 +151,7 @@ def system_account(session: Session, kind: AccountKind, currency: str, now: date
         insert_for(Account)
         .values(
             owner_type=SYSTEM_OWNER,
-            owner_id=SYSTEM_OWNER,
+            owner_id=owner_id,
             kind=kind.value,
             currency=currency,
             may_go_negative=kind in (AccountKind.ISSUANCE, AccountKind.SETTLEMENT),
@@ -160,6 +164,36 @@ def system_account(session: Session, kind: AccountKind, currency: str, now: date
     found = find()
     assert found is not None, "the system account exists after an upsert"
     return found
+
+
+def fee_account(session: Session, currency: str, now: datetime, *, spread_by: int) -> Account:
+    """One of :data:`FEE_SHARDS` fee accounts, chosen by ``spread_by`` (the payer's account id).
+
+    Every fee-paying transaction locks the fee account it credits until it commits; with a
+    single fee account all payments would queue behind each other on that one row. Spreading
+    fees over several accounts lets unrelated payments commit in parallel; their sum is the
+    operator's fee income (:func:`fee_total`).
+    """
+    return system_account(session, AccountKind.FEES, currency, now, shard=spread_by % FEE_SHARDS)
+
+
+def fee_accounts(session: Session, currency: str) -> list[Account]:
+    return list(
+        session.scalars(
+            select(Account)
+            .where(
+                Account.owner_type == SYSTEM_OWNER,
+                Account.kind == AccountKind.FEES.value,
+                Account.currency == currency,
+            )
+            .order_by(Account.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def fee_total(session: Session, currency: str) -> Money:
+    return Money(sum(a.balance for a in fee_accounts(session, currency)), currency)
 
 
 def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Account]:

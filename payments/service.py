@@ -39,9 +39,11 @@ from payments.models import (
     Account,
     AccountKind,
     Biller,
+    LedgerTransaction,
     Operation,
     OperationStatus,
     OperationType,
+    Posting,
 )
 from payments.policy import PaymentsPolicy
 
@@ -369,7 +371,7 @@ def _payer_pays_fee(
     fee = policy.fee_for(operation_type, amount)
     legs = [Leg(payer.id, -(amount + fee)), Leg(payee.id, amount)]
     if fee.minor:
-        fees = ledger.system_account(session, AccountKind.FEES, amount.currency, now)
+        fees = ledger.fee_account(session, amount.currency, now, spread_by=payer.id)
         legs.append(Leg(fees.id, fee))
     operation = _book(
         session,
@@ -652,8 +654,10 @@ def capture_purchase(
     fee = policy.fee_for(OperationType.PURCHASE, captured)
     extra: list[Leg] = []
     if fee.minor:
-        fees = ledger.system_account(session, AccountKind.FEES, captured.currency, now)
-        assert operation.payee_account_id is not None
+        assert operation.payee_account_id is not None and operation.payer_account_id is not None
+        fees = ledger.fee_account(
+            session, captured.currency, now, spread_by=operation.payer_account_id
+        )
         extra = [Leg(operation.payee_account_id, -fee), Leg(fees.id, fee)]
     ledger.capture_hold(
         session,
@@ -748,8 +752,7 @@ def void_purchase(
         fee = Money(original.fee, original.currency)
         legs = [Leg(merchant.id, -(amount - fee)), Leg(payer.id, amount)]
         if fee.minor:
-            fees = ledger.system_account(session, AccountKind.FEES, amount.currency, now)
-            legs.append(Leg(fees.id, -fee))
+            legs.append(Leg(_fee_account_of(session, original.id), -fee))
         void = _book(
             session,
             policy,
@@ -771,6 +774,24 @@ def void_purchase(
     session.flush()
     _notify_credit(session, payer, void, amount, now)
     return void
+
+
+def _fee_account_of(session: Session, operation_id: uuid.UUID) -> int:
+    """The fee account that ``operation``'s fee was credited to (reversals debit the same one)."""
+    account_id = session.scalar(
+        select(Posting.account_id)
+        .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(
+            LedgerTransaction.operation_id == operation_id,
+            Account.kind == AccountKind.FEES.value,
+            Posting.amount > 0,
+        )
+        .limit(1)
+    )
+    if account_id is None:
+        raise OperationNotReversible(f"operation {operation_id} has no fee posting to reverse")
+    return int(account_id)
 
 
 def _refunded_total(session: Session, original_id: uuid.UUID) -> int:
@@ -824,8 +845,7 @@ def refund_purchase(
     )
     legs = [Leg(merchant.id, -(amount - fee_back)), Leg(payer.id, amount)]
     if fee_back.minor:
-        fees = ledger.system_account(session, AccountKind.FEES, amount.currency, now)
-        legs.append(Leg(fees.id, -fee_back))
+        legs.append(Leg(_fee_account_of(session, original.id), -fee_back))
     refund = _book(
         session,
         policy,

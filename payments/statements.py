@@ -91,17 +91,17 @@ def _local_day(policy: PaymentsPolicy, day: date) -> tuple[datetime, datetime]:
 
 
 def _postings_by_operation(
-    session: Session, operation_ids: list[uuid.UUID], account_id: int
+    session: Session, operation_ids: list[uuid.UUID], account_ids: list[int]
 ) -> dict[uuid.UUID, int]:
     totals: dict[uuid.UUID, int] = defaultdict(int)
-    if not operation_ids:
+    if not operation_ids or not account_ids:
         return totals
     rows = session.execute(
         select(LedgerTransaction.operation_id, func.sum(Posting.amount))
         .join(LedgerTransaction, LedgerTransaction.id == Posting.transaction_id)
         .where(
             LedgerTransaction.operation_id.in_(operation_ids),
-            Posting.account_id == account_id,
+            Posting.account_id.in_(account_ids),
         )
         .group_by(LedgerTransaction.operation_id)
     )
@@ -143,15 +143,9 @@ def merchant_daily_statement(
         key=lambda op: (op.created_at, op.type != OperationType.PURCHASE.value),
     )
     ids = [op.id for op in trading]
-    net_by_op = _postings_by_operation(session, ids, merchant.id)
-    fees_account = ledger.find_account(
-        session,
-        owner_type=ledger.SYSTEM_OWNER,
-        owner_id=ledger.SYSTEM_OWNER,
-        kind=AccountKind.FEES,
-        currency=merchant.currency,
-    )
-    fees_by_op = _postings_by_operation(session, ids, fees_account.id) if fees_account else {}
+    net_by_op = _postings_by_operation(session, ids, [merchant.id])
+    fee_ids = [account.id for account in ledger.fee_accounts(session, merchant.currency)]
+    fees_by_op = _postings_by_operation(session, ids, fee_ids)
     zone = ZoneInfo(policy.business_timezone)
     lines = []
     for op in trading:

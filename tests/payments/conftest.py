@@ -120,8 +120,7 @@ class World:
         return ledger.balance_of(self.session, account.id).available
 
     def fees(self) -> Money:
-        account = ledger.system_account(self.session, AccountKind.FEES, "DZD", self.now)
-        return self.available(account)
+        return ledger.fee_total(self.session, "DZD")
 
     def sms_to(self, phone: str) -> list[str]:
         return list(

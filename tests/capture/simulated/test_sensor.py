@@ -170,11 +170,16 @@ def test_contactless_truth_is_consistent(
 
 
 @settings(max_examples=8, deadline=None)
-@given(identity=st.integers(0, 5), session=st.integers(0, 3), sample=st.integers(0, 9))
+@given(
+    identity=st.integers(0, 5),
+    session=st.integers(0, 3),
+    sample=st.integers(0, 9),
+    hand=st.sampled_from(["right", "left"]),
+)
 def test_pegged_truth_is_consistent(
-    pegged: SimulatedSensor, identity: int, session: int, sample: int
+    pegged: SimulatedSensor, identity: int, session: int, sample: int, hand: str
 ) -> None:
-    assert_truth_consistent(pegged.capture(identity, session, sample))
+    assert_truth_consistent(pegged.capture(identity, session, sample, hand=hand))  # type: ignore[arg-type]
 
 
 def test_palm_radius_matches_the_image_mask(contactless: SimulatedSensor) -> None:

@@ -8,8 +8,10 @@ the request afresh. Outcomes:
 - same key, same fingerprint: the stored response is returned, nothing runs again;
 - same key, different fingerprint: :class:`IdempotencyKeyReused` (422);
 - same key while the first request is still running: :class:`RequestInFlight` (409). On
-  PostgreSQL this is detected without waiting, with a transaction-scoped advisory lock on the key;
-  SQLite serialises writers anyway, so there the second request waits and then replays.
+  PostgreSQL this is detected without waiting, with a transaction-scoped advisory lock on the key.
+  SQLite has no such lock: a duplicate that arrives after the first committed replays, one that
+  overlaps it fails on SQLite's write lock ("database is locked") and can be retried. SQLite is
+  for single-user demos; concurrent money movement needs PostgreSQL.
 
 Refused requests (insufficient funds, limits, ...) roll back and store nothing, so a retry with
 the same key is evaluated again; only completed money movements are remembered. Keys are kept for

@@ -39,6 +39,8 @@ from payments.models import (
     Account,
     AccountKind,
     Biller,
+    Hold,
+    HoldStatus,
     LedgerTransaction,
     Operation,
     OperationStatus,
@@ -902,15 +904,24 @@ def settle_merchant(
 
 
 def expire_authorizations(session: Session, *, now: datetime) -> int:
-    """Expire held purchases whose authorisation ran out; returns how many."""
+    """Expire lapsed holds, then mark their purchases expired; returns how many holds expired.
+
+    Operations are claimed with ``SKIP LOCKED``: a capture or void that holds a purchase's row
+    first takes the hold's lock, so waiting for it here could deadlock. A purchase skipped now is
+    marked on the next call (its hold is already expired, so it cannot be captured meanwhile).
+    """
     holds = ledger.expire_holds(session, now=now)
-    if not holds:
-        return 0
-    for operation in session.scalars(
-        select(Operation).where(Operation.hold_id.in_([h.id for h in holds]))
-    ):
-        if operation.status == OperationStatus.AUTHORIZED.value:
-            operation.status = OperationStatus.EXPIRED.value
-            operation.updated_at = now
+    lapsed = session.scalars(
+        select(Operation)
+        .join(Hold, Hold.id == Operation.hold_id)
+        .where(
+            Operation.status == OperationStatus.AUTHORIZED.value,
+            Hold.status == HoldStatus.EXPIRED.value,
+        )
+        .with_for_update(skip_locked=True, of=Operation)
+    ).all()
+    for operation in lapsed:
+        operation.status = OperationStatus.EXPIRED.value
+        operation.updated_at = now
     session.flush()
     return len(holds)

@@ -96,7 +96,7 @@ def test_a_duplicate_while_the_first_is_in_flight_gets_409(
     book: Book, session_factory: sessionmaker[Session]
 ) -> None:
     if book.session.get_bind().dialect.name != "postgresql":
-        pytest.skip("SQLite serialises writers: the duplicate waits and then replays")
+        pytest.skip("the in-flight 409 needs PostgreSQL advisory locks; SQLite has none")
     book.fund(book.amina, dzd("100"))
     book.session.commit()
     first, second = session_factory(), session_factory()

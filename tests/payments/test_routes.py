@@ -140,7 +140,7 @@ def test_a_duplicate_in_flight_is_a_409_problem(
 ) -> None:
     with session_factory() as first:
         if first.get_bind().dialect.name != "postgresql":
-            pytest.skip("SQLite serialises writers: the duplicate waits and then replays")
+            pytest.skip("the in-flight 409 needs PostgreSQL advisory locks; SQLite has none")
         # Another worker is still processing samir's request with this key.
         lock = idempotency._advisory_lock_id("staff:samir.cashier", "sale-7")
         first.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock})

@@ -879,8 +879,10 @@ class SimulatedSensor:
         self._peg_bottom = 0.0
         if self.geometry == "pegged":
             ppm = cfg.px_per_mm
-            pw = 12.0 * ppm
-            bottom = 0.11 * rows
+            # A PolyU-like device: a wide peg and a broad casing band when the frame is long
+            # along the hand (fingers at the left edge), a slimmer layout otherwise.
+            pw = 16.0 * ppm
+            bottom = (0.14 if self._left else 0.11) * rows
             self._peg_bottom = bottom
             x0, x1 = cols / 2 - pw / 2, cols / 2 + pw / 2
             # Peg seen from above the palm: a rounded post with a dark shadow rim and a
@@ -905,14 +907,26 @@ class SimulatedSensor:
                 + 0.04 * rng.standard_normal((rows, cols)).astype(np.float32)
             )
             face *= 1.0 - 0.45 * ((xx - cols / 2) / (pw / 2)) ** 2
+            # A dark, textured inset in the peg's face.
+            inset = np.zeros((rows, cols), np.float32)
+            cv2.rectangle(
+                inset,
+                (int(x0 + 0.22 * pw), -10),
+                (int(x1 - 0.22 * pw), int(bottom - 0.45 * pw)),
+                1.0,
+                -1,
+            )
+            dark = 0.18 + 0.08 * rng.standard_normal((rows, cols)).astype(np.float32)
+            face = np.where(inset > 0, dark, face).astype(np.float32)
             occ_a = np.asarray(cv2.GaussianBlur(rim, (0, 0), 0.7), dtype=np.float32)
             occ_r = np.where(peg > 0, face, 0.02).astype(np.float32)
             occ_r = np.asarray(cv2.GaussianBlur(occ_r, (0, 0), 0.7), dtype=np.float32)
             # Device casing along the wrist-side edge.
-            bar = round(0.035 * rows)
+            bar = round((0.12 if self._left else 0.035) * rows)
             occ_a[rows - bar :, :] = 1.0
-            occ_r[rows - bar :, :] = 0.10
-            occ_r[rows - bar : rows - bar + 2, :] = 0.30
+            occ_r[rows - bar :, :] = 0.28
+            occ_r[rows - bar : rows - bar + 2, :] = 0.05
+            occ_r[rows - bar + 2 : rows - bar + 4, :] = 0.55
         return bg.astype(np.float32), occ_a.astype(np.float32), occ_r.astype(np.float32)
 
 

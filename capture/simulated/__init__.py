@@ -43,12 +43,12 @@ Geometries
     unless ``out_of_frame=True``, which lets one frame edge cut the palm or fingers.
 ``pegged``
     288 x 352, 2.9 px/mm; the palm fills most of the frame with the finger roots and finger gaps
-    (dark) along the top edge, a peg between the middle and ring fingers (device-fixed, top
-    centre, occluding the hand), the device casing along the bottom edge; rotation within
+    (dark) along the top edge, a 16 mm peg between the middle and ring fingers (device-fixed,
+    top centre, occluding the hand), the device casing along the bottom edge; rotation within
     +/-4 degrees, scale within +/-3 %. With ``finger_edge="left"`` the same scene is rendered
     in a transposed frame and turned a quarter counter-clockwise: fingers at the left edge, peg
-    at the left, casing at the right, as in the PolyU multispectral NIR images; all truth
-    (points, angles, ``pose.rotation_deg``, mask) is given in the output frame, so an upright
+    at the left, a broad casing band at the right, as in the PolyU multispectral NIR images; all
+    truth (points, angles, ``pose.rotation_deg``, mask) is given in the output frame, so an upright
     hand there has an angle of -90 degrees.
 
 Ground-truth conventions (all in image pixels, (row, col), rows down)

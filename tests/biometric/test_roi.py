@@ -110,11 +110,6 @@ def test_a_palm_cut_by_the_bottom_edge_is_refused(contactless: SimulatedSensor) 
         assert err.value.reasons == ("palm_cut_off",)
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known limitation: with fingertips cut off by the top edge, a whole-hand frame can be "
-    "taken for a pegged palm and the ROI lands 15-30 % of its side off (docs/RECOGNITION.md)",
-)
 def test_fingertips_out_of_frame_are_refused_or_located(contactless: SimulatedSensor) -> None:
     for identity in range(6):
         cap = contactless.capture(identity, 0, 0, out_of_frame=True)

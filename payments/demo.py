@@ -132,7 +132,7 @@ def run_demo(
     sent = outbox.dispatch(factory, FileSmsSender(sms_file), now=now)
     with unit_of_work(factory) as session:
         statement = statements.merchant_daily_statement(
-            session, policy, merchant_account_id=shop.id, day=now.astimezone().date()
+            session, policy, merchant_account_id=shop.id, day=policy.business_day(now)[0].date()
         )
         csv_file = out_dir / f"merchant-statement-{tag}.csv"
         csv_file.parent.mkdir(parents=True, exist_ok=True)

@@ -9,7 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from biometric._validate import as_gray_u8
-from biometric.errors import RoiError
+from biometric.errors import BiometricError, RoiError
 from biometric.keypoints import PalmGeometry, finger_valleys
 from biometric.segmentation import segment_hand, working_scale
 
@@ -106,7 +106,19 @@ def palm_roi(image: npt.NDArray[np.uint8], size: int = ROI_SIZE) -> PalmRoi:
     if is_cropped_palm(image):
         return _whole_image_roi(image, size)
     mask = segment_hand(image)
-    geometry = finger_valleys(mask)
+    try:
+        geometry = finger_valleys(mask)
+    except RoiError as first:
+        # Fingers lit much less than the palm (pegged devices) fall below the
+        # first threshold and take their valleys with them: look again with a
+        # lower one before asking for a recapture.
+        if not set(first.reasons) & {"no_valleys", "implausible_valleys"}:
+            raise
+        try:
+            mask = segment_hand(image, classes=4)
+            geometry = finger_valleys(mask)
+        except BiometricError:
+            raise first from None
     return roi_from_geometry(image, mask, geometry, size)
 
 

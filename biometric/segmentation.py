@@ -29,7 +29,7 @@ def working_scale(shape: tuple[int, ...]) -> float:
     return min(1.0, WORK_SIDE / float(max(shape[0], shape[1])))
 
 
-def segment_hand(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
+def segment_hand(image: npt.NDArray[np.uint8], classes: int = 3) -> npt.NDArray[np.bool_]:
     """Segment the hand from the dark background of an NIR frame.
 
     The lower of two multi-level Otsu thresholds on a smoothed copy, the largest connected component,
@@ -40,6 +40,9 @@ def segment_hand(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     ----------
     image : (M, N) uint8 ndarray
         NIR frame: bright hand on a darker background.
+    classes : int
+        Grey-level classes of the multi-level Otsu split; the lowest threshold
+        separates the hand. 4 instead of 3 also keeps dimly lit fingers.
 
     Returns
     -------
@@ -79,7 +82,7 @@ def segment_hand(image: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
     # lower threshold keeps the fingers, which the LED lights less than the palm.
     hist = np.bincount(blurred.ravel(), minlength=256).astype(np.float64)
     thresholds = np.asarray(
-        threshold_multiotsu(classes=3, hist=(hist, np.arange(256)))  # type: ignore[no-untyped-call]
+        threshold_multiotsu(classes=classes, hist=(hist, np.arange(256)))  # type: ignore[no-untyped-call]
     )
     if _separability(hist, thresholds) < MIN_SEPARABILITY:
         raise QualityError("no hand visible: nothing stands out from the background", ("no_hand",))

@@ -47,7 +47,7 @@ import numpy.typing as npt
 
 import biometric
 from matcher.calibration import shipped
-from matcher.codes import probe_codes, shortlist_codes
+from matcher.codes import BLOCK, probe_codes, shortlist_codes
 from matcher.decision import DecisionPolicy, decide
 from matcher.index import DEFAULT_SHORTLIST, Geometry, PalmIndex
 
@@ -67,7 +67,7 @@ class BenchConfig:
     bases: int = 100
     shortlist: int = DEFAULT_SHORTLIST
     shards: int = 2
-    block: int = 4
+    block: int = BLOCK
     flip: float = 0.01
     repeats: int = 3
     exact_budget_s: float = 120.0

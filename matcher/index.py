@@ -7,7 +7,7 @@ templates with :func:`biometric.compare_many`. A subject's score is its best tem
 Design notes
 ------------
 * Flat (exhaustive) binary indexes: their result is exact for the code, they support removal,
-  and at 48 bytes a code a million templates take 48 MB. (Binary HNSW cannot remove entries;
+  and at 192 bytes a code a million templates take 192 MB. (Binary HNSW cannot remove entries;
   IVF trades recall for speed this index does not need.)
 * The gallery is split into ``shards`` flat indexes searched in parallel threads, because faiss
   parallelises a flat binary search over queries, not over the database: one query would use
@@ -91,9 +91,9 @@ class PalmIndex:
     probe_shifts : tuple of (int, int)
         Translations of the probe whose codes are all searched (:data:`matcher.codes.PROBE_SHIFTS`).
     block : int
-        Block side of the shortlist code in cells (:mod:`matcher.codes`): 4 gives 48-byte codes;
-        2 gives 192-byte codes that rank weak genuine pairs much better at four times the
-        scanning cost.
+        Block side of the shortlist code in cells (:mod:`matcher.codes`): 2 (default) gives
+        192-byte codes; 4 gives 48-byte codes, four times faster to scan but far worse at
+        ranking weak genuine pairs.
 
     Examples
     --------

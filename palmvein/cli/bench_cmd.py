@@ -121,8 +121,10 @@ def identify_command(
     ),
     block: Annotated[
         int,
-        typer.Option(min=1, max=8, help="Shortlist code block side in cells (4: 48-byte codes)."),
-    ] = 4,
+        typer.Option(
+            min=1, max=8, help="Shortlist code block side in cells (2: 192-byte, 4: 48-byte codes)."
+        ),
+    ] = 2,
     flip: Annotated[
         float,
         typer.Option(

@@ -9,7 +9,7 @@ import pytest
 
 from matcher import PalmIndex
 from matcher.benchmark import background_templates, simulated_bases, simulated_palms
-from matcher.codes import shortlist_codes
+from matcher.codes import code_bits, shortlist_codes
 from matcher.index import Geometry
 
 GALLERY = 50_000
@@ -44,4 +44,4 @@ def test_shortlist_codes_of_10k_templates(benchmark, gallery) -> None:  # type: 
     contents = index.contents()
     planes, mask = contents.planes[:10_000], contents.mask[:10_000]
     codes = benchmark(shortlist_codes, planes, mask, contents.geometry.cols)
-    assert codes.shape == (10_000, 48)
+    assert codes.shape == (10_000, code_bits(6, 32, 32) // 8)

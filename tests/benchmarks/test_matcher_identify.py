@@ -1,5 +1,5 @@
 """Speed of 1:N identification (``make bench``): shortlist codes and a search in a gallery of
-50,000 templates built like ``palmvein bench identify`` builds its galleries (which reports the
+20,000 templates built like ``palmvein bench identify`` builds its galleries (which reports the
 full measurement with recall, baselines and the bandwidth floor)."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from matcher.benchmark import background_templates, simulated_bases, simulated_p
 from matcher.codes import code_bits, shortlist_codes
 from matcher.index import Geometry
 
-GALLERY = 50_000
+GALLERY = 20_000
 
 
 @pytest.fixture(scope="module")

@@ -260,6 +260,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                         help="simulated identities (one capture each; all pairs are impostors)")
     parser.add_argument("--out", type=Path, default=None, help="output file (default: package)")
     args = parser.parse_args(argv)
+    # The code that extracts the templates is the code imported now, not at the end.
+    revision = _git("rev-parse", "HEAD")
+    changes = _git("status", "--porcelain", "--", "biometric", "capture")
     _, templates = simulated_templates(args.seed, range(args.identities))
     scores = all_pairs_scores(templates)
     provenance = {
@@ -270,9 +273,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "templates": len(templates),
         "capture": "session 0, sample 0, right hand; one capture per identity",
         "pairs": "every unordered pair of templates of different identities",
-        "code_revision": _git("rev-parse", "HEAD"),
-        "uncommitted_changes": _git("status", "--porcelain", "--", "biometric", "capture").split(
-            "\n") if _git("status", "--porcelain", "--", "biometric", "capture") else [],
+        "code_revision": revision,
+        "uncommitted_changes": changes.split("\n") if changes else [],
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "caveat": "simulated palms, not a measured population; revalidate on real captures",
     }

@@ -9,15 +9,21 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 import palmvein
+from matcher import routes as matcher_routes
 from palmvein.core.db import create_db_engine, create_session_factory, utcnow
 from palmvein.core.settings import Settings
+from palmvein.http.auth import DbSession, require_roles
 from palmvein.http.metrics import HttpMetrics
 from palmvein.http.middleware import RequestContextMiddleware
 from palmvein.http.routes import audit, auth, health, staff
 from palmvein.problem import install_problem_handlers
+from payments import routes as payments_routes
 
 # Routers in the order they appear in the OpenAPI document; later packages append theirs.
 ROUTERS = (health.router, auth.router, staff.router, audit.router)
+# Domain routers are built from the request-session and role-guard dependencies, so the domain
+# packages stay free of the composition root.
+DOMAIN_ROUTERS = (matcher_routes.create_router, payments_routes.create_router)
 
 
 def create_app(
@@ -43,6 +49,8 @@ def create_app(
     install_problem_handlers(app)
     for router in ROUTERS:
         app.include_router(router)
+    for factory in DOMAIN_ROUTERS:
+        app.include_router(factory(DbSession, require_roles))
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app
 

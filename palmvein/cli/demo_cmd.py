@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -29,7 +30,7 @@ from palmvein.cli.common import (
 from palmvein.cli.errors import CliError
 from palmvein.cli.exit_codes import ExitCode
 from palmvein.core import audit
-from palmvein.core.db import create_db_engine, utcnow
+from palmvein.core.db import create_db_engine, create_session_factory, utcnow
 from palmvein.core.errors import TooManyAttempts
 from palmvein.core.security.roles import Role
 from palmvein.core.security.throttle import ThrottlePolicy
@@ -215,7 +216,39 @@ def _tamper_demonstration() -> str:
 
 
 # Steps run in this order; later packages append theirs (enrolment, payroll, payments, ...).
-DEMO_STEPS: list[DemoStep] = [step_database, step_staff, step_sign_in, step_audit]
+def step_enrolment(ctx: DemoContext) -> StepResult:
+    """Enrol simulated staff through the matcher service and catch a planted duplicate."""
+    from matcher.crypto import Keyring
+    from matcher.demo import run_demo
+    from matcher.repository import IndexFollower
+    from matcher.service import MatcherService
+
+    keyring = Keyring.from_environment(
+        ctx.settings.secret_key.get_secret_value(), production=ctx.settings.is_production
+    )
+    follower = IndexFollower(keyring)
+    with transaction(ctx.engine) as session:
+        follower.start(session)
+        report = run_demo(MatcherService(session, follower, actor="demo"), follower)
+    return StepResult("Palm enrolment", report.facts, ok=report.duplicate_caught)
+
+
+def step_payments(ctx: DemoContext) -> StepResult:
+    """A day of business at a palm-enabled counter, through the payments services."""
+    from payments.demo import run_demo
+
+    facts = run_demo(create_session_factory(ctx.engine), now=utcnow(), out_dir=Path("var"))
+    return StepResult("Payments", facts)
+
+
+DEMO_STEPS: list[DemoStep] = [
+    step_database,
+    step_staff,
+    step_sign_in,
+    step_audit,
+    step_enrolment,
+    step_payments,
+]
 
 
 def demo(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False) -> None:

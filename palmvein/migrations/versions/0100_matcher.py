@@ -12,7 +12,7 @@ from alembic import op
 
 revision: str = "0100_matcher"
 down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = ("matcher",)
+branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 _BIG_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -2,7 +2,7 @@
 billers, notification outbox; triggers that make the ledger's invariants the database's own.
 
 Revision ID: 0200_payments
-Revises: 0001
+Revises: 0100_matcher
 Create Date: 2026-11-22
 
 Invariants enforced here, on both PostgreSQL and SQLite unless said otherwise:
@@ -28,8 +28,8 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0200_payments"
-down_revision: str | None = "0001"
-branch_labels: str | Sequence[str] | None = ("payments",)
+down_revision: str | None = "0100_matcher"
+branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 # SQLSTATE 23000 so drivers raise IntegrityError, like a violated CHECK.

@@ -226,10 +226,17 @@ def step_enrolment(ctx: DemoContext) -> StepResult:
     keyring = Keyring.from_environment(
         ctx.settings.secret_key.get_secret_value(), production=ctx.settings.is_production
     )
+    from sqlalchemy import func, select
+
+    from matcher.models import Person
+
     follower = IndexFollower(keyring)
     with transaction(ctx.engine) as session:
         follower.start(session)
-        report = run_demo(MatcherService(session, follower, actor="demo"), follower)
+        # Each run enrols a new simulated population (another sensor seed), so the demo can be
+        # repeated on the same database without its staff showing up as duplicates of earlier runs.
+        seed = 2026 + int(session.scalar(select(func.count()).select_from(Person)) or 0)
+        report = run_demo(MatcherService(session, follower, actor="demo"), follower, seed=seed)
     return StepResult("Palm enrolment", report.facts, ok=report.duplicate_caught)
 
 

@@ -14,7 +14,7 @@ N_ORIENTATIONS = 6
 CELL = 4
 #: Gabor wavelengths (ROI pixels) of the filter scales: palm creases and veins
 #: are a few pixels to a dozen pixels wide at 128 px.
-WAVELENGTHS = (14.0, 24.0)
+WAVELENGTHS = (18.0, 30.0)
 #: Factor by which the ROI is reduced before filtering with long wavelengths.
 FILTER_DOWNSAMPLE = 2
 

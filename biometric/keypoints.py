@@ -36,10 +36,6 @@ class PalmGeometry:
         Centre of the largest circle inscribed in the palm, (row, col).
     palm_radius : float
         Radius of that circle in pixels.
-    tangent : (2, 2) float ndarray
-        Points where the line tangent to both outer valleys on the palm side
-        touches them, (row, col); steadier than the valley tips, whose
-        position depends on how deep the segmentation follows each gap.
     contact : bool
         True when the silhouette runs along the frame border (pegged or
         cropped palm images), False for a whole hand on a dark background.
@@ -50,7 +46,6 @@ class PalmGeometry:
     valleys: npt.NDArray[np.float64]
     palm_center: npt.NDArray[np.float64]
     palm_radius: float
-    tangent: npt.NDArray[np.float64]
     contact: bool
     candidates: npt.NDArray[np.float64]
 
@@ -116,12 +111,7 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
         raise RoiError("no hand contour", ("no_palm",))
     contour = np.asarray(max(contours, key=cv2.contourArea)[:, 0, :], dtype=np.int32)  # (x, y)
     n_points = contour.shape[0]
-    on_border = (
-        (contour[:, 0] <= 1)
-        | (contour[:, 1] <= 1)
-        | (contour[:, 0] >= cols - 2)
-        | (contour[:, 1] >= rows - 2)
-    )
+    on_border = _on_border(contour, rows, cols)
     # A forearm leaving the frame touches the border in one stretch; a pegged or
     # cropped palm runs along it in several (finger stubs, palm sides).
     border_runs = int(np.count_nonzero(np.diff(on_border.astype(np.int8)) == 1)) + int(
@@ -140,12 +130,7 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
         )
         contour = np.asarray(max(contours, key=cv2.contourArea)[:, 0, :], dtype=np.int32)
         n_points = contour.shape[0]
-        on_border = (
-            (contour[:, 0] <= 1)
-            | (contour[:, 1] <= 1)
-            | (contour[:, 0] >= cols - 2)
-            | (contour[:, 1] >= rows - 2)
-        )
+        on_border = _on_border(contour, rows, cols)
 
     # Valleys are the prominent minima of the contour's distance from the
     # palm centre (a fingertip-to-valley profile); unlike convexity defects
@@ -201,13 +186,10 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
             "finger valleys do not form a plausible hand geometry", ("implausible_valleys",)
         )
     valleys = points[list(best)]
-    index_of = [cands[k][0] for k in best]
-    tangent = _tangent_points(contour, index_of[0], index_of[-1], arm, center)
     return PalmGeometry(
         valleys=valleys,
         palm_center=center,
         palm_radius=radius,
-        tangent=tangent,
         contact=contact,
         candidates=points,
     )
@@ -293,40 +275,6 @@ def _choose_valleys(
     return best
 
 
-def _tangent_points(
-    contour: npt.NDArray[np.int32],
-    first: int,
-    last: int,
-    arm: int,
-    center: npt.NDArray[np.float64],
-) -> npt.NDArray[np.float64]:
-    """Touch points of the palm-side line tangent to both valleys (Zhang et al. 2003)."""
-    n = contour.shape[0]
-    sides = []
-    for idx in (first, last):
-        ring = contour[[(idx + k) % n for k in range(-arm, arm + 1)]][:, ::-1]
-        sides.append(ring.astype(np.float64))
-    a_pts, b_pts = sides
-    a, b = a_pts[arm], b_pts[arm]  # start from the tips
-    for _ in range(4):
-        # Alternate: the point of each valley that is closest to the palm
-        # centre's side of the line through the current pair is the tangent point.
-        u = (b - a) / (np.linalg.norm(b - a) + 1e-9)
-        normal = np.array([-u[1], u[0]])
-        if float((center - a) @ normal) < 0:
-            normal = -normal
-        new_a = a_pts[int(np.argmax((a_pts - b) @ normal))]
-        u = (b - new_a) / (np.linalg.norm(b - new_a) + 1e-9)
-        normal = np.array([-u[1], u[0]])
-        if float((center - new_a) @ normal) < 0:
-            normal = -normal
-        new_b = b_pts[int(np.argmax((b_pts - new_a) @ normal))]
-        if np.array_equal(new_a, a) and np.array_equal(new_b, b):
-            break
-        a, b = new_a, new_b
-    return np.stack([a, b])
-
-
 def _drop_thumb_valley(points: npt.NDArray[np.float64]) -> list[int]:
     """Indices of ``points`` without the thumb valley, when it can be told apart.
 
@@ -345,3 +293,9 @@ def _drop_thumb_valley(points: npt.NDArray[np.float64]) -> list[int]:
     if first > last and first > 1.25 * inner:
         return [int(k) for k in order[1:]]
     return [int(k) for k in order]
+
+
+def _on_border(contour: npt.NDArray[np.int32], rows: int, cols: int) -> npt.NDArray[np.bool_]:
+    """Which (x, y) contour points lie on the frame border."""
+    x, y = contour[:, 0], contour[:, 1]
+    return np.asarray((x <= 1) | (y <= 1) | (x >= cols - 2) | (y >= rows - 2))

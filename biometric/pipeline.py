@@ -9,7 +9,7 @@ import numpy.typing as npt
 from biometric._validate import as_gray_u8
 from biometric.enhance import normalize_illumination
 from biometric.errors import QualityError
-from biometric.features import CELL, competitive_code
+from biometric.features import competitive_code
 from biometric.quality import region_quality
 from biometric.roi import PalmRoi, palm_roi
 from biometric.template import Template
@@ -70,4 +70,4 @@ def extract(image: npt.NDArray[np.uint8]) -> Template:
     return template_from_roi(palm_roi(image))
 
 
-__all__ = ["CELL", "extract", "template_from_roi"]
+__all__ = ["extract", "template_from_roi"]

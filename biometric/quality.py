@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from biometric._validate import as_gray_u8
 from biometric.errors import BiometricError
+from biometric.roi import palm_roi
 
 #: Score below which a sample should be recaptured.
 ACCEPT_SCORE = 40.0
@@ -129,8 +130,6 @@ def assess(image: npt.NDArray[np.uint8]) -> QualityReport:
         Never raises for bad image content; a wrong array type gives score
         0 with reason ``wrong_dtype``/``wrong_shape``/... .
     """
-    from biometric.roi import palm_roi  # local: roi imports quality's neighbours
-
     try:
         image = as_gray_u8(image)
         roi = palm_roi(image)

@@ -8,7 +8,6 @@ import pytest
 
 from biometric import QualityError, RoiError, palm_roi
 from biometric.keypoints import finger_valleys
-from biometric.roi import GAP_FACTOR, SIDE_FACTOR
 from biometric.segmentation import segment_hand, working_scale
 from capture.simulated import SimulatedCapture, SimulatedSensor
 
@@ -87,11 +86,6 @@ def test_valleys_are_found_near_the_true_valleys(captures: list[SimulatedCapture
         for point in found[[0, -1]]:
             nearest = np.min(np.linalg.norm(truth - point, axis=1))
             assert nearest < 0.25 * cap.palm_radius
-
-
-def test_roi_geometry_constants_put_the_square_below_the_valleys() -> None:
-    assert 1.2 <= SIDE_FACTOR <= 1.4
-    assert 0.0 < GAP_FACTOR < 0.3
 
 
 def test_pegged_palms_give_a_roi(pegged_captures: list[SimulatedCapture]) -> None:

@@ -62,35 +62,55 @@ def _check_phone(phone: str) -> None:
         raise ValidationFailed(f"phone {phone!r} is not in E.164 form (+213...)")
 
 
-def open_wallet(
-    session: Session, *, person_id: str, currency: str, phone: str, now: datetime
+def _open_owned_account(
+    session: Session,
+    *,
+    owner_type: str,
+    owner_id: str,
+    kind: AccountKind,
+    currency: str,
+    now: datetime,
+    phone: str | None,
 ) -> Account:
-    """A person's wallet; ``phone`` receives an SMS for every debit."""
-    _check_phone(phone)
+    if phone is not None:
+        _check_phone(phone)
     return ledger.open_account(
         session,
-        owner_type="person",
-        owner_id=person_id,
-        kind=AccountKind.WALLET,
+        owner_type=owner_type,
+        owner_id=owner_id,
+        kind=kind,
         currency=currency,
         now=now,
         notify_phone=phone,
     )
 
 
+def open_wallet(
+    session: Session, *, person_id: str, currency: str, phone: str, now: datetime
+) -> Account:
+    """A person's wallet; ``phone`` receives an SMS for every debit."""
+    return _open_owned_account(
+        session,
+        owner_type="person",
+        owner_id=person_id,
+        kind=AccountKind.WALLET,
+        currency=currency,
+        now=now,
+        phone=phone,
+    )
+
+
 def open_merchant_account(
     session: Session, *, merchant_id: str, currency: str, now: datetime, phone: str | None = None
 ) -> Account:
-    if phone is not None:
-        _check_phone(phone)
-    return ledger.open_account(
+    return _open_owned_account(
         session,
         owner_type="merchant",
         owner_id=merchant_id,
         kind=AccountKind.MERCHANT,
         currency=currency,
         now=now,
-        notify_phone=phone,
+        phone=phone,
     )
 
 
@@ -98,16 +118,14 @@ def open_agent_account(
     session: Session, *, agent_id: str, currency: str, now: datetime, phone: str | None = None
 ) -> Account:
     """E-money float of an agent or post office, which sells and buys e-money for cash."""
-    if phone is not None:
-        _check_phone(phone)
-    return ledger.open_account(
+    return _open_owned_account(
         session,
         owner_type="agent",
         owner_id=agent_id,
         kind=AccountKind.AGENT_FLOAT,
         currency=currency,
         now=now,
-        notify_phone=phone,
+        phone=phone,
     )
 
 

@@ -45,6 +45,10 @@ _LABELS: Final[dict[str, tuple[str, str, str]]] = {
     "bank": ("تحويل بنكي", "Virement bancaire", "Bank transfer"),
     "wallet": ("محفظة إلكترونية", "Portefeuille électronique", "Wallet"),
     "cash": ("نقداً", "Espèces", "Cash"),
+    # Narrow forms for the register's channel column.
+    "bank_short": ("بنك", "Banque", "Bank"),
+    "wallet_short": ("محفظة", "Portef.", "Wallet"),
+    "cash_short": ("نقداً", "Espèces", "Cash"),
 }
 
 _INDEX: Final[dict[Language, int]] = {"ar": 0, "fr": 1, "en": 2}

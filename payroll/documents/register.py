@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from palmvein.core.money import Money
 
 from .formatting import format_amount, format_period
-from .labels import channel_label, label
-from .pdfkit import Column, Document
+from .labels import label
+from .pdfkit import FONT_FAMILY, Column, Document
 from .types import DocumentInputInvalid, Employer, Language, LineKind, Payslip
 
 _KIND_ORDER = (LineKind.EARNING, LineKind.DEDUCTION, LineKind.EMPLOYER_CONTRIBUTION)
@@ -129,25 +129,43 @@ def register_csv(payslips: Iterable[Payslip]) -> bytes:
 
 def register_pdf(employer: Employer, payslips: Iterable[Payslip], language: Language) -> bytes:
     """The register as a landscape A4 PDF: a page header and the column titles on every page,
-    a subtotal per page, the run's totals on the last page and "page n of N" at the bottom."""
+    a subtotal per page when there are several, the run's totals on the last page and "page n
+    of N" in each page header.
+
+    Column widths are measured from the text they hold; the font shrinks down to 5.5 pt for wide
+    runs and names are cut short before anything else. Raises DocumentInputInvalid when the
+    figures still do not fit (too many pay items: use the CSV register).
+    """
     register = salary_register(payslips)
     doc = Document(language, orientation="L")
     lang = language
     doc.set_title(label("register", lang))
     doc.set_auto_page_break(auto=False)
-    columns, header = _columns(doc, register, lang)
-    size = 7.0 if len(register.columns) <= 8 else 6.0
+    header = [
+        "#", label("employee_number", lang), label("name", lang), label("unit", lang),
+        *(c.code for c in register.columns),
+        label("gross", lang), label("deduction", lang), label("net", lang), label("channel", lang),
+    ]
+    body = [
+        _row_texts(register, str(n), row.payslip, _values(row), lang)
+        for n, row in enumerate(register.rows, start=1)
+    ]
+    totals = _total_texts(register, label("totals", lang), list(register.totals), lang)
+    widest_caption = f"{label('totals', lang)} ({label('page', lang)} {len(register.rows)})"
+    size, columns = _fit_columns(
+        doc, header, body, [*totals[:_NAME], widest_caption, *totals[_NAME + 1 :]],
+        len(register.columns),
+    )
     row_height = 5.0
     first = register.rows[0].payslip
     title = (
         f"{label('register', lang)} — {format_period(first.period, lang, register.currency)} — "
         f"{employer.name_ar if lang == 'ar' else employer.name_latin}"
     )
-    # Title block 22 mm, header row 8, a subtotal row, the grand-total row and the footer.
+    # Title block 22 mm, header row 8, a subtotal row, the grand-total row and a bottom margin.
     usable = doc.h - doc.t_margin - 22 - 8 - 2 * row_height - 12
     per_page = max(1, math.floor(usable / row_height))
     pages = math.ceil(len(register.rows) / per_page)
-    money_columns = len(register.columns) + 3
     for page in range(pages):
         doc.add_page()
         doc.text_line(title, size=12, bold=True, height=7)
@@ -159,50 +177,70 @@ def register_pdf(employer: Employer, payslips: Iterable[Payslip], language: Lang
         doc.ln(3)
         doc.set_fill_color(225, 230, 238)
         doc.row(columns, header, bold=True, size=size, fill=True, height=8)
-        chunk = register.rows[page * per_page:(page + 1) * per_page]
-        page_sums = [0] * money_columns
-        for number, row in enumerate(chunk, start=page * per_page + 1):
-            slip = row.payslip
-            values = [*row.items, slip.gross.minor, slip.total_deductions.minor, slip.net.minor]
-            page_sums = [a + b for a, b in zip(page_sums, values, strict=True)]
-            doc.row(columns, _row_texts(register, str(number), slip, values, lang), size=size,
-                    height=row_height)
-        doc.set_fill_color(240, 240, 240)
+        start = page * per_page
+        page_rows = register.rows[start : start + per_page]
+        for texts in body[start : start + per_page]:
+            doc.row(columns, _clip(doc, columns, texts), size=size, height=row_height)
         if pages > 1:
-            doc.row(columns, _total_texts(register, f"{label('totals', lang)} ({label('page', lang)} "
-                                          f"{page + 1})", page_sums, lang),
-                    bold=True, size=size, fill=True, height=row_height)
+            page_sums = [sum(column) for column in zip(*map(_values, page_rows), strict=True)]
+            doc.set_fill_color(240, 240, 240)
+            caption = f"{label('totals', lang)} ({label('page', lang)} {page + 1})"
+            doc.row(columns, _total_texts(register, caption, page_sums, lang), bold=True,
+                    size=size, fill=True, height=row_height)
         if page == pages - 1:
             doc.set_fill_color(225, 238, 228)
-            doc.row(columns, _total_texts(register, label("totals", lang), list(register.totals),
-                                          lang),
-                    bold=True, size=size, fill=True, height=row_height)
+            doc.row(columns, totals, bold=True, size=size, fill=True, height=row_height)
     return bytes(doc.output())
 
 
-def _columns(
-    doc: Document, register: SalaryRegister, lang: Language
-) -> tuple[list[Column], list[str]]:
-    n = len(register.columns)
-    fixed_money = 3 * 22.0
-    identity = 8 + 18 + 48 + 32 + 18  # #, number, name, unit, channel
-    item_width = (doc.content_width - identity - fixed_money) / n if n else 0.0
-    if n and item_width < 12:
-        raise DocumentInputInvalid(
-            f"{n} pay items do not fit the PDF register's width; use the CSV register"
-        )
-    columns = [Column(8, numeric=True), Column(18), Column(48), Column(32)]
-    columns += [Column(item_width, numeric=True) for _ in range(n)]
-    columns += [Column(22, numeric=True)] * 3 + [Column(18)]
-    # A wide run leaves spare width: give it to the name column.
-    spare = doc.content_width - sum(c.width for c in columns)
-    columns[2] = Column(48 + max(0.0, spare))
-    header = [
-        "#", label("employee_number", lang), label("name", lang), label("unit", lang),
-        *(c.code for c in register.columns),
-        label("gross", lang), label("deduction", lang), label("net", lang), label("channel", lang),
-    ]
-    return columns, header
+_NAME, _UNIT = 2, 3
+
+
+def _values(row: RegisterRow) -> list[int]:
+    slip = row.payslip
+    return [*row.items, slip.gross.minor, slip.total_deductions.minor, slip.net.minor]
+
+
+def _fit_columns(
+    doc: Document, header: list[str], body: list[list[str]], totals: list[str], items: int
+) -> tuple[float, list[Column]]:
+    money = range(4, 4 + items + 3)
+    padding = 2 * doc.c_margin + 0.6
+    for size in (7.5, 7.0, 6.5, 6.0, 5.5):
+        widths = []
+        for i, head in enumerate(header):
+            doc.set_font(FONT_FAMILY, "B", size)
+            widest = max(doc.get_string_width(head), doc.get_string_width(totals[i]))
+            doc.set_font(FONT_FAMILY, "", size)
+            widest = max([widest, *(doc.get_string_width(r[i]) for r in body)])
+            widths.append(widest + padding)
+        # Names and units may be cut short; figures may not.
+        widths[_NAME] = min(widths[_NAME], 55.0)
+        widths[_UNIT] = min(widths[_UNIT], 30.0)
+        spare = doc.content_width - sum(widths)
+        for column, narrowest in ((_UNIT, 18.0), (_NAME, 28.0)):
+            if spare < 0:
+                cut = max(0.0, min(-spare, widths[column] - narrowest))
+                widths[column] -= cut
+                spare += cut
+        if spare >= 0:
+            widths[_NAME] += spare
+            return size, [Column(w, numeric=i in money or i == 0) for i, w in enumerate(widths)]
+    raise DocumentInputInvalid(
+        f"{items} pay items do not fit the PDF register's width; use the CSV register"
+    )
+
+
+def _clip(doc: Document, columns: list[Column], texts: list[str]) -> list[str]:
+    """Cut names and units wider than their column, marking the cut with an ellipsis."""
+    clipped = list(texts)
+    for i in (_NAME, _UNIT):
+        room = columns[i].width - 2 * doc.c_margin
+        text = clipped[i]
+        while len(text) > 1 and doc.get_string_width(text) > room:
+            text = text[:-2] + "…"
+        clipped[i] = text
+    return clipped
 
 
 def _row_texts(
@@ -212,10 +250,11 @@ def _row_texts(
     return [
         number, employee.number, employee.name(lang), employee.unit,
         *(format_amount(register.money(v), lang) for v in values),
-        channel_label(slip.channel, lang),
+        label(f"{slip.channel.value}_short", lang),
     ]
 
 
-def _total_texts(register: SalaryRegister, caption: str, sums: list[int],
-                 lang: Language) -> list[str]:
+def _total_texts(
+    register: SalaryRegister, caption: str, sums: list[int], lang: Language
+) -> list[str]:
     return ["", "", caption, "", *(format_amount(register.money(v), lang) for v in sums), ""]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
+from babel import localedata
 from babel.dates import format_date
 
 from palmvein.core.money import Money
@@ -20,11 +21,14 @@ _SEPARATORS: dict[Language, tuple[str, str]] = {
 
 # The country whose month names and usage go with a currency (ar_MA says نونبر, ar_SY تشرين الثاني).
 _COUNTRY_OF_CURRENCY = {"DZD": "DZ", "MAD": "MA", "SYP": "SY"}
+_KNOWN_LOCALES = frozenset(localedata.locale_identifiers())
 
 
 def locale_for(language: Language, currency: str) -> str:
+    """``ar_MA`` for Arabic and dirhams; the bare language where babel has no such locale."""
     country = _COUNTRY_OF_CURRENCY.get(currency)
-    return f"{language}_{country}" if country else language
+    candidate = f"{language}_{country}" if country else language
+    return candidate if candidate in _KNOWN_LOCALES else language
 
 
 def format_decimal_text(value: Decimal, places: int, language: Language) -> str:

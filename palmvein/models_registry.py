@@ -4,6 +4,7 @@ Alembic's ``env.py`` imports this module; autogenerate only sees tables imported
 that adds models adds one import line below.
 """
 
+from devices import models as _devices  # noqa: F401
 from matcher import models as _matcher  # noqa: F401
 from palmvein.core import audit as _audit  # noqa: F401
 from palmvein.core.db import Base

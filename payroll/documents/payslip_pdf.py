@@ -79,7 +79,7 @@ def _draw_parties(doc: Document, employer: Employer, payslip: Payslip) -> None:
         doc.l_margin, doc.l_margin + half)
     bottom_employer = doc.key_values(employer_pairs, key_width=28, width=half - 2, x=first_x)
     doc.set_y(top)
-    bottom_employee = doc.key_values(employee_pairs, key_width=34, width=half, x=second_x)
+    bottom_employee = doc.key_values(employee_pairs, key_width=38, width=half, x=second_x)
     doc.set_y(max(bottom_employer, bottom_employee))
 
 

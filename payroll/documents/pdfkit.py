@@ -94,6 +94,9 @@ class Document(FPDF):
         """One table row; columns are given in reading order and mirrored for Arabic."""
         if len(columns) != len(texts):
             raise ValueError("one text per column")
+        if self.auto_page_break and self.get_y() + height > self.page_break_trigger:
+            # Break before the row: breaking inside it would scatter its cells over two pages.
+            self.add_page()
         self.set_font(FONT_FAMILY, "B" if bold else "", size)
         pairs = list(zip(columns, texts, strict=True))
         if self.rtl:
@@ -151,6 +154,8 @@ class Document(FPDF):
     def row_at(self, x: float, width: float, caption: str, value: str, *, bold: bool = False,
                size: float = 9, fill: bool = False) -> None:
         """A caption and a figure side by side in a box of ``width`` mm starting at ``x``."""
+        if self.auto_page_break and self.get_y() + 7 > self.page_break_trigger:
+            self.add_page()
         self.set_font(FONT_FAMILY, "B" if bold else "", size)
         y = self.get_y()
         cells: list[tuple[str, Align]] = [(caption, self.start_align()), (value, "R")]

@@ -134,3 +134,21 @@ def test_poppler_reads_arabic_lines_in_logical_order(
     # Poppler spells the lam-alef ligature backwards (ثالثون for ثلاثون) and spaces tanween, so
     # compare a stretch of the words without either.
     assert "وأربعمائة وخمسة دنانير جزائرية وستة" in text
+
+
+def test_long_payslip_continues_on_a_second_page(employer: Employer, run: list[Payslip]) -> None:
+    from dataclasses import replace
+
+    from palmvein.core.money import Money
+
+    slip = run[0]
+    extra = tuple(
+        replace(slip.lines[1], code=f"X{i:02d}", label_fr=f"Indemnité {i}") for i in range(40)
+    )
+    added = Money(sum(line.amount.minor for line in extra), "DZD")
+    long = replace(slip, lines=slip.lines + extra, gross=slip.gross + added, net=slip.net + added)
+    reader = PdfReader(io.BytesIO(payslip_pdf(employer, long, "fr")))
+    assert len(reader.pages) == 2
+    second = " ".join(reader.pages[1].extract_text().split())
+    assert "Indemnité 39" in second and "Net à payer" in second
+    assert amount_in_words(long.net, "fr") in second

@@ -1,7 +1,9 @@
 """A capture session: wait for the hand, take LED-off/LED-on pairs, keep the best ambient-free frame.
 
 The quality function is passed in (e.g. ``biometric.quality`` scoring wrapped to return a float), so
-capture stays independent of the recognition code.
+capture stays independent of the recognition code. Every LED-off/LED-on pair is checked for a
+presentation attack (:mod:`biometric.pad`, plus the frame headers) before it is scored; a pair
+that fails stops the session with :class:`PresentationAttackSuspected`.
 """
 
 from __future__ import annotations
@@ -13,13 +15,79 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-from capture.scanner import DistanceReading, DistanceSensing, FrameSet, Scanner, ScannerTimeout
+from biometric.pad import THRESHOLD, PadResult, score_frames
+from capture.scanner import (
+    DistanceReading,
+    DistanceSensing,
+    FrameSet,
+    Scanner,
+    ScannerError,
+    ScannerTimeout,
+)
+from palmvein.core.errors import DomainError
 
 QualityFunction = Callable[[npt.NDArray[np.uint8]], float]
 
 
 class NoHandPresented(ScannerTimeout):
     """No hand was held at the capture distance within the allowed time."""
+
+
+class PresentationAttackSuspected(ScannerError, DomainError):
+    """A frame pair failed the presentation-attack checks; the capture is refused.
+
+    Attributes
+    ----------
+    reasons : tuple of str
+        Codes of the failed checks (``biometric.pad`` cue reasons, ``no_led_off_frame`` or
+        ``frame_headers_inconsistent``).
+    pad : PadResult or None
+        The liveness result of the failing pair (None when the headers or a missing LED-off
+        frame stopped it before scoring).
+    """
+
+    code = "presentation-attack-suspected"
+
+    def __init__(self, message: str, reasons: tuple[str, ...], pad: PadResult | None) -> None:
+        super().__init__(message)
+        self.reasons = reasons
+        self.pad = pad
+
+    def audit_data(self) -> dict[str, object]:
+        """What to record in the audit log: reasons and scores in thousandths (no floats)."""
+        data: dict[str, object] = {"reasons": list(self.reasons)}
+        if self.pad is not None:
+            data["score_permille"] = round(self.pad.score * 1000)
+            data["cues_permille"] = {k: round(v * 1000) for k, v in self.pad.cues.items()}
+        return data
+
+
+def check_frame_headers(frames: FrameSet) -> list[str]:
+    """What is wrong with a frame pair's headers (empty when nothing is).
+
+    The LED-off frame must say the LED was off and the LED-on frame that it was on; when both
+    report sequence numbers the LED-on frame must come after the LED-off frame, and when both
+    report exposure times they must be equal (the ambient share of the LED-on frame then equals
+    the LED-off frame, which is what subtraction and the liveness cues rely on).
+    """
+    problems: list[str] = []
+    ambient, lit = frames.ambient, frames.lit
+    if ambient is None:
+        return problems
+    if ambient.led_on or not lit.led_on:
+        problems.append("the LED states in the frame headers are not off-then-on")
+    if ambient.sequence and lit.sequence and lit.sequence <= ambient.sequence:
+        problems.append(
+            f"LED-on frame {lit.sequence} does not follow LED-off frame {ambient.sequence}"
+        )
+    if ambient.exposure_us and lit.exposure_us and ambient.exposure_us != lit.exposure_us:
+        problems.append(
+            f"exposure differs between the LED-off ({ambient.exposure_us} us) and LED-on "
+            f"({lit.exposure_us} us) frames"
+        )
+    if ambient.image.shape != lit.image.shape:
+        problems.append(f"frame sizes differ ({ambient.image.shape} and {lit.image.shape})")
+    return problems
 
 
 def subtract_ambient(
@@ -73,6 +141,12 @@ class SessionSettings:
         Consecutive in-range readings required, so a hand passing by does not trigger.
     frames : int
         Frame pairs taken; the best one by quality is kept.
+    pad_threshold : float or None
+        Liveness score (``biometric.pad``) below which a pair is refused as a suspected
+        presentation attack; None switches the check off (test rigs, image folders).
+    pad_requires_led_pair : bool
+        Refuse scanners that give no LED-off frame (no liveness check is possible without one)
+        instead of capturing from them unchecked.
     """
 
     min_distance_mm: int = 50
@@ -81,12 +155,16 @@ class SessionSettings:
     poll_interval_s: float = 0.05
     steady_readings: int = 2
     frames: int = 3
+    pad_threshold: float | None = THRESHOLD
+    pad_requires_led_pair: bool = False
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_distance_mm <= self.max_distance_mm:
             raise ValueError("need 0 <= min_distance_mm <= max_distance_mm")
         if self.frames < 1 or self.steady_readings < 1:
             raise ValueError("frames and steady_readings must be at least 1")
+        if self.pad_threshold is not None and not 0.0 <= self.pad_threshold <= 1.0:
+            raise ValueError("pad_threshold must lie in [0, 1] (or be None to switch it off)")
 
 
 @dataclass(frozen=True)
@@ -106,6 +184,9 @@ class SessionResult:
     distance : DistanceReading or None
         The reading taken just before the best pair (None for scanners without a distance
         sensor).
+    pad : PadResult or None
+        Liveness result of the best pair (None when the check is off or the scanner gives no
+        LED-off frame).
     """
 
     image: npt.NDArray[np.uint8]
@@ -113,6 +194,7 @@ class SessionResult:
     quality: float
     qualities: tuple[float, ...]
     distance: DistanceReading | None
+    pad: PadResult | None = None
 
 
 class CaptureSession:
@@ -188,17 +270,65 @@ class CaptureSession:
         # frames: wait for it to settle again rather than score them.
         return reading if self._in_range(reading) else self.wait_for_hand()
 
+    def check_liveness(self, frames: FrameSet) -> PadResult | None:
+        """Refuse a frame pair that fails the presentation-attack checks.
+
+        Returns
+        -------
+        PadResult or None
+            The liveness result, or None when the check is off or there is no LED-off frame
+            (and ``pad_requires_led_pair`` is False).
+
+        Raises
+        ------
+        PresentationAttackSuspected
+            Inconsistent frame headers, a missing LED-off frame when one is required, or a
+            liveness score below ``pad_threshold``.
+        """
+        threshold = self.settings.pad_threshold
+        if threshold is None:
+            return None
+        if frames.ambient is None:
+            if self.settings.pad_requires_led_pair:
+                raise PresentationAttackSuspected(
+                    "this scanner gives no LED-off frame, so liveness cannot be checked; use a "
+                    "scanner with LED control",
+                    ("no_led_off_frame",),
+                    None,
+                )
+            return None
+        problems = check_frame_headers(frames)
+        if problems:
+            raise PresentationAttackSuspected(
+                "capture refused: " + "; ".join(problems), ("frame_headers_inconsistent",), None
+            )
+        result = score_frames(frames.ambient.image, frames.lit.image)
+        if result.score < threshold:
+            raise PresentationAttackSuspected(
+                f"capture refused as a suspected presentation attack (liveness "
+                f"{result.score:.2f} < {threshold:.2f}: {', '.join(result.reasons)}); present a "
+                "live hand",
+                result.reasons,
+                result,
+            )
+        return result
+
     def run(self) -> SessionResult:
         """Wait for the hand, take ``frames`` frame pairs and keep the best by quality.
 
         Before each pair after the first the distance is read again; if the hand has left the
-        range the session waits for it (up to ``presence_timeout_s``) before going on.
+        range the session waits for it (up to ``presence_timeout_s``) before going on. Every
+        pair must pass :meth:`check_liveness`: one suspected attack refuses the whole session.
         """
-        best: tuple[float, npt.NDArray[np.uint8], FrameSet, DistanceReading | None] | None = None
+        best: (
+            tuple[float, npt.NDArray[np.uint8], FrameSet, DistanceReading | None, PadResult | None]
+            | None
+        ) = None
         qualities = []
         for k in range(self.settings.frames):
             distance = self._hand_ready(first=k == 0)
             frames = self.scanner.capture_set()
+            pad = self.check_liveness(frames)
             if frames.ambient is not None:
                 image = subtract_ambient(frames.lit.image, frames.ambient.image)
             else:
@@ -206,7 +336,7 @@ class CaptureSession:
             score = float(self.quality(image))
             qualities.append(score)
             if best is None or score > best[0]:
-                best = (score, image, frames, distance)
+                best = (score, image, frames, distance, pad)
         assert best is not None  # settings guarantee at least one frame
-        score, image, frames, distance = best
-        return SessionResult(image, frames, score, tuple(qualities), distance)
+        score, image, frames, distance, pad = best
+        return SessionResult(image, frames, score, tuple(qualities), distance, pad)

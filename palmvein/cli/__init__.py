@@ -35,6 +35,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "palmvein.cli.devices_cmd",
     "palmvein.cli.eval_cmd",
     "palmvein.cli.sim_cmd",
+    "palmvein.cli.pad_cmd",
 )
 
 for _module in _COMMAND_MODULES:

@@ -32,6 +32,11 @@ def _mean(image: np.ndarray) -> float:
     return float(image.mean())
 
 
+# The stepped test pattern is no hand (noise-free frames): these tests are about presence and
+# best-of-N, so the liveness check is off here and tested in test_capture_session_pad.py.
+NO_PAD = {"pad_threshold": None}
+
+
 class SteppedSource:
     """Ambient of 30 everywhere; LED-on frames whose added light follows a script."""
 
@@ -59,7 +64,7 @@ def test_session_waits_for_a_steady_hand_in_range_then_keeps_the_best_frame() ->
     clock = FakeClock()
     with scanner:
         session = CaptureSession(
-            scanner, _mean, SessionSettings(frames=3), clock=clock, sleep=clock.sleep
+            scanner, _mean, SessionSettings(frames=3, **NO_PAD), clock=clock, sleep=clock.sleep
         )
         result = session.run()
 
@@ -83,7 +88,7 @@ def test_session_waits_again_when_the_hand_leaves_between_pairs() -> None:
     clock = FakeClock()
     with scanner:
         session = CaptureSession(
-            scanner, _mean, SessionSettings(frames=3), clock=clock, sleep=clock.sleep
+            scanner, _mean, SessionSettings(frames=3, **NO_PAD), clock=clock, sleep=clock.sleep
         )
         result = session.run()
 

@@ -11,5 +11,6 @@ from palmvein.core.db import Base
 from palmvein.core.security import throttle as _throttle  # noqa: F401
 from palmvein.core.security import users as _users  # noqa: F401
 from payments import models as _payments  # noqa: F401
+from payroll import models as _payroll  # noqa: F401
 
 metadata = Base.metadata

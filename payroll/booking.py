@@ -1,0 +1,115 @@
+"""The ledger accounts payroll books to (in :mod:`payments.ledger`, whose kinds we reuse).
+
+- employer payroll funding: ``payroll/employer``, kind ``settlement``, may go negative. Its
+  negative balance is the pay cost the employer has booked and owes the operator (funded by a
+  transfer from the treasury's bank, which is where settlement accounts face the outside world);
+- one liability per creditor: ``payroll/liability:tax``, ``...:social_security``,
+  ``...:loan``, ``...:other``, kind ``biller`` (collections owed to a third party, remitted
+  later), may not go negative;
+- net pay held per employee: ``payroll_net/<employee id>``, kind ``wallet``, may not go
+  negative. It is not the employee's own wallet (owner type ``person``): the money sits here,
+  reserved for that employee alone, until it is released to their wallet or paid out in cash.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from palmvein.core.money import currency_exponent
+from payments.models import Account, AccountKind
+from payroll.structures import Liability
+
+OWNER = "payroll"
+NET_OWNER = "payroll_net"
+FUNDING_ID = "employer"
+
+
+def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    session.execute(
+        insert_for(Account).on_conflict_do_nothing(
+            index_elements=["owner_type", "owner_id", "kind", "currency"]
+        ),
+        rows,
+    )
+
+
+def _row(
+    owner_type: str, owner_id: str, kind: AccountKind, currency: str, now: datetime, negative: bool
+) -> dict[str, object]:
+    return {
+        "owner_type": owner_type,
+        "owner_id": owner_id,
+        "kind": kind.value,
+        "currency": currency,
+        "may_go_negative": negative,
+        "balance": 0,
+        "held": 0,
+        "created_at": now,
+    }
+
+
+def _find(
+    session: Session, owner_type: str, owner_id: str, kind: AccountKind, currency: str
+) -> int:
+    found = session.scalar(
+        select(Account.id).where(
+            Account.owner_type == owner_type,
+            Account.owner_id == owner_id,
+            Account.kind == kind.value,
+            Account.currency == currency,
+        )
+    )
+    assert found is not None, "the account exists after the upsert"
+    return found
+
+
+def funding_account(session: Session, currency: str, now: datetime) -> int:
+    currency_exponent(currency)
+    _upsert(session, [_row(OWNER, FUNDING_ID, AccountKind.SETTLEMENT, currency, now, True)])
+    return _find(session, OWNER, FUNDING_ID, AccountKind.SETTLEMENT, currency)
+
+
+def liability_accounts(session: Session, currency: str, now: datetime) -> dict[Liability, int]:
+    rows = [
+        _row(OWNER, f"liability:{li.value}", AccountKind.BILLER, currency, now, False)
+        for li in Liability
+    ]
+    _upsert(session, rows)
+    return {
+        li: _find(session, OWNER, f"liability:{li.value}", AccountKind.BILLER, currency)
+        for li in Liability
+    }
+
+
+def net_accounts(
+    session: Session, employee_ids: Iterable[int], currency: str, now: datetime
+) -> dict[int, int]:
+    """Employee id -> id of the account their net pay is held on (opened when missing)."""
+    owners = [str(i) for i in employee_ids]
+    if not owners:
+        return {}
+    query = select(Account.owner_id, Account.id).where(
+        Account.owner_type == NET_OWNER,
+        Account.kind == AccountKind.WALLET.value,
+        Account.currency == currency,
+        Account.owner_id.in_(owners),
+    )
+    found = {owner: account_id for owner, account_id in session.execute(query)}
+    missing = [o for o in owners if o not in found]
+    if missing:
+        _upsert(
+            session,
+            [_row(NET_OWNER, o, AccountKind.WALLET, currency, now, False) for o in missing],
+        )
+        found = {owner: account_id for owner, account_id in session.execute(query)}
+    return {int(owner): account_id for owner, account_id in found.items()}

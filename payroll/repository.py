@@ -1,0 +1,130 @@
+"""Queries of the payroll domain (no rules here: those are in the services)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date
+
+from sqlalchemy import and_, func, select
+from sqlalchemy.orm import Session
+
+from matcher.models import Person
+from payroll.models import (
+    Employee,
+    Loan,
+    Payment,
+    PaymentStatus,
+    PayrollRun,
+    Payslip,
+    SalaryStructure,
+)
+
+_CHUNK = 5000  # keeps IN lists below the drivers' parameter limits
+
+
+def _chunks(values: Sequence[str], size: int = _CHUNK) -> Iterable[Sequence[str]]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def employees_by_number(session: Session, numbers: Sequence[str]) -> dict[str, Employee]:
+    found: dict[str, Employee] = {}
+    for chunk in _chunks(list(numbers)):
+        for employee in session.scalars(
+            select(Employee).where(Employee.employee_number.in_(chunk))
+        ):
+            found[employee.employee_number] = employee
+    return found
+
+
+def live_subject_ids(session: Session, subject_ids: Iterable[str]) -> set[str]:
+    """Those of ``subject_ids`` that name a person who exists and is not deleted."""
+    wanted = sorted(set(subject_ids))
+    found: set[str] = set()
+    for chunk in _chunks(wanted):
+        found.update(
+            session.scalars(
+                select(Person.id).where(Person.id.in_(chunk), Person.deleted_at.is_(None))
+            )
+        )
+    return found
+
+
+def enrolled_subject_ids(session: Session) -> set[str]:
+    """Subjects with at least one enrolment completed and not deleted."""
+    return set(
+        session.scalars(
+            select(Person.id).where(Person.deleted_at.is_(None), Person.enrolled_at.is_not(None))
+        )
+    )
+
+
+def structure_rows_in_force(session: Session, on: date) -> list[SalaryStructure]:
+    latest = (
+        select(SalaryStructure.grade, func.max(SalaryStructure.effective_from).label("start"))
+        .where(SalaryStructure.effective_from <= on)
+        .group_by(SalaryStructure.grade)
+        .subquery()
+    )
+    return list(
+        session.scalars(
+            select(SalaryStructure).join(
+                latest,
+                and_(
+                    SalaryStructure.grade == latest.c.grade,
+                    SalaryStructure.effective_from == latest.c.start,
+                ),
+            )
+        )
+    )
+
+
+def employees_for_run(session: Session) -> list[Employee]:
+    """Everyone who has not left, in a stable order."""
+    return list(
+        session.scalars(select(Employee).where(Employee.status != "left").order_by(Employee.id))
+    )
+
+
+def loans_by_employee(session: Session) -> dict[int, list[Loan]]:
+    loans: dict[int, list[Loan]] = {}
+    for loan in session.scalars(
+        select(Loan).where(Loan.remaining > 0).order_by(Loan.employee_id, Loan.reference)
+    ):
+        loans.setdefault(loan.employee_id, []).append(loan)
+    return loans
+
+
+def live_payment_employee_ids(
+    session: Session, period: str, *, excluding_run: int | None = None
+) -> set[int]:
+    query = select(Payment.employee_id).where(
+        Payment.period == period, Payment.status != PaymentStatus.REVERSED.value
+    )
+    if excluding_run is not None:
+        query = query.where(Payment.run_id != excluding_run)
+    return set(session.scalars(query))
+
+
+def lock_run(session: Session, run_id: int) -> PayrollRun | None:
+    return session.scalars(
+        select(PayrollRun)
+        .where(PayrollRun.id == run_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    ).one_or_none()
+
+
+def unposted_payslips(session: Session, run_id: int, limit: int) -> list[Payslip]:
+    """Payable payslips of the run without a payment yet (the posting marker), by employee."""
+    posted = select(Payment.id).where(
+        Payment.run_id == run_id, Payment.employee_id == Payslip.employee_id
+    )
+    return list(
+        session.scalars(
+            select(Payslip)
+            .where(Payslip.run_id == run_id, Payslip.payable.is_(True), ~posted.exists())
+            .order_by(Payslip.employee_id)
+            .limit(limit)
+        )
+    )

@@ -209,15 +209,17 @@ def pain001_xml(
     _sub(_sub(other, "SchmeNm"), "Cd", "TXID")
 
     for index, group in enumerate(groups, start=1):
-        _payment_information(initiation, employer, group, f"{message_id}-{index:03d}",
-                             execution_date)
-    return bytes(
-        etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
-    )
+        _payment_information(
+            initiation, employer, group, f"{message_id}-{index:03d}", execution_date
+        )
+    return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True))
 
 
 def _payment_information(
-    parent: etree._Element, employer: Employer, group: BankGroup, identifier: str,
+    parent: etree._Element,
+    employer: Employer,
+    group: BankGroup,
+    identifier: str,
     execution_date: date,
 ) -> None:
     info = _sub(parent, "PmtInf")

@@ -38,39 +38,74 @@ def example_employer() -> Employer:
     )
 
 
-def _dzd(amount: str) -> Money:
-    return Money.of(amount, "DZD")
-
-
 def example_payslip(
     employee: EmployeeRef,
     base: str = "45000.00",
     channel: PaymentChannel = PaymentChannel.BANK,
     period: PayPeriod | None = None,
+    currency: str = "DZD",
 ) -> Payslip:
     """A plausible Algerian public-sector payslip computed from ``base`` (illustrative rates)."""
-    base_pay = _dzd(base)
+    base_pay = Money.of(base, currency)
     experience = base_pay.scale("0.16")
     performance = base_pay.scale("0.10")
     gross = base_pay + experience + performance
     social = gross.scale("0.09")
     income_tax = (gross - social).scale("0.12")
     lines = (
-        PayslipLine("SB", "الراتب الأساسي", "Salaire de base", "Base salary",
-                    LineKind.EARNING, base_pay),
-        PayslipLine("IEP", "تعويض الخبرة المهنية", "Indemnité d'expérience professionnelle",
-                    "Experience allowance", LineKind.EARNING, experience, base_pay,
-                    Decimal("0.16")),
-        PayslipLine("PRI", "منحة المردودية", "Prime de rendement", "Performance bonus",
-                    LineKind.EARNING, performance, base_pay, Decimal("0.10")),
-        PayslipLine("SS", "اشتراك الضمان الاجتماعي", "Retenue sécurité sociale",
-                    "Social security", LineKind.DEDUCTION, social, gross, Decimal("0.09")),
-        PayslipLine("IRG", "الضريبة على الدخل الإجمالي", "Impôt sur le revenu global",
-                    "Income tax", LineKind.DEDUCTION, income_tax, gross - social,
-                    Decimal("0.12")),
-        PayslipLine("CNAS", "حصة المستخدم للضمان الاجتماعي", "Part patronale sécurité sociale",
-                    "Employer social security", LineKind.EMPLOYER_CONTRIBUTION,
-                    gross.scale("0.26"), gross, Decimal("0.26")),
+        PayslipLine(
+            "SB", "الراتب الأساسي", "Salaire de base", "Base salary", LineKind.EARNING, base_pay
+        ),
+        PayslipLine(
+            "IEP",
+            "تعويض الخبرة المهنية",
+            "Indemnité d'expérience professionnelle",
+            "Experience allowance",
+            LineKind.EARNING,
+            experience,
+            base_pay,
+            Decimal("0.16"),
+        ),
+        PayslipLine(
+            "PRI",
+            "منحة المردودية",
+            "Prime de rendement",
+            "Performance bonus",
+            LineKind.EARNING,
+            performance,
+            base_pay,
+            Decimal("0.10"),
+        ),
+        PayslipLine(
+            "SS",
+            "اشتراك الضمان الاجتماعي",
+            "Retenue sécurité sociale",
+            "Social security",
+            LineKind.DEDUCTION,
+            social,
+            gross,
+            Decimal("0.09"),
+        ),
+        PayslipLine(
+            "IRG",
+            "الضريبة على الدخل الإجمالي",
+            "Impôt sur le revenu global",
+            "Income tax",
+            LineKind.DEDUCTION,
+            income_tax,
+            gross - social,
+            Decimal("0.12"),
+        ),
+        PayslipLine(
+            "CNAS",
+            "حصة المستخدم للضمان الاجتماعي",
+            "Part patronale sécurité sociale",
+            "Employer social security",
+            LineKind.EMPLOYER_CONTRIBUTION,
+            gross.scale("0.26"),
+            gross,
+            Decimal("0.26"),
+        ),
     )
     deductions = social + income_tax
     period = period or PayPeriod.month(2026, 11)
@@ -78,7 +113,7 @@ def example_payslip(
         reference=f"BP-{period.code}-{employee.number}",
         employee=employee,
         period=period,
-        currency="DZD",
+        currency=currency,
         lines=lines,
         gross=gross,
         total_deductions=deductions,
@@ -90,24 +125,45 @@ def example_payslip(
 def example_employees() -> list[EmployeeRef]:
     return [
         EmployeeRef(
-            "E-0001", "سميرة مثال", "Samira Exemple", "Service du budget", "Attaché principal",
+            "E-0001",
+            "سميرة مثال",
+            "Samira Exemple",
+            "Service du budget",
+            "Attaché principal",
             "109990000000000001",
-            BankAccount(AccountScheme.RIB, "00100123000099990001", "Banque Extérieure de Démo",
-                        "BEDMDZAL"),
+            BankAccount(
+                AccountScheme.RIB, "00100123000099990001", "Banque Extérieure de Démo", "BEDMDZAL"
+            ),
         ),
         EmployeeRef(
-            "E-0002", "كريم تجربة", "Karim Essai", "Service de la paie", "Administrateur",
+            "E-0002",
+            "كريم تجربة",
+            "Karim Essai",
+            "Service de la paie",
+            "Administrateur",
             "109990000000000002",
             BankAccount(AccountScheme.RIP, "00799999000012345678", "Poste de Démo"),
         ),
         EmployeeRef(
-            "E-0003", "ليلى نموذج", "Leila Modèle", "Service du budget", "Ingénieur d'État",
+            "E-0003",
+            "ليلى نموذج",
+            "Leila Modèle",
+            "Service du budget",
+            "Ingénieur d'État",
             "109990000000000003",
-            BankAccount(AccountScheme.IBAN, "DZ5800100123000099990003", "Crédit Populaire de Démo",
-                        "CPDMDZAL"),
+            BankAccount(
+                AccountScheme.IBAN,
+                "DZ5800100123000099990003",
+                "Crédit Populaire de Démo",
+                "CPDMDZAL",
+            ),
         ),
         EmployeeRef(
-            "E-0004", "يوسف عينة", "Youcef Échantillon", "Parc automobile", "Agent de service",
+            "E-0004",
+            "يوسف عينة",
+            "Youcef Échantillon",
+            "Parc automobile",
+            "Agent de service",
             "109990000000000004",
         ),
     ]

@@ -75,8 +75,9 @@ def _draw_parties(doc: Document, employer: Employer, payslip: Payslip) -> None:
     half = doc.content_width / 2
     top = doc.get_y()
     # The employer reads first: on the left in French and English, on the right in Arabic.
-    first_x, second_x = (doc.l_margin + half, doc.l_margin) if doc.rtl else (
-        doc.l_margin, doc.l_margin + half)
+    first_x, second_x = (
+        (doc.l_margin + half, doc.l_margin) if doc.rtl else (doc.l_margin, doc.l_margin + half)
+    )
     bottom_employer = doc.key_values(employer_pairs, key_width=28, width=half - 2, x=first_x)
     doc.set_y(top)
     bottom_employee = doc.key_values(employee_pairs, key_width=38, width=half, x=second_x)
@@ -85,16 +86,14 @@ def _draw_parties(doc: Document, employer: Employer, payslip: Payslip) -> None:
 
 def _draw_lines(doc: Document, payslip: Payslip) -> None:
     lang = doc.language
-    has_employer_share = any(
-        line.kind is LineKind.EMPLOYER_CONTRIBUTION for line in payslip.lines
-    )
-    amount_width = 27.0
-    fixed = 14 + 26 + 15 + amount_width * (3 if has_employer_share else 2)
+    has_employer_share = any(line.kind is LineKind.EMPLOYER_CONTRIBUTION for line in payslip.lines)
+    amount_width = 25.0
+    fixed = 12 + 23 + 13 + amount_width * (3 if has_employer_share else 2)
     columns = [
-        Column(14),
+        Column(12),
         Column(doc.content_width - fixed),
-        Column(26, numeric=True),
-        Column(15, numeric=True),
+        Column(23, numeric=True),
+        Column(13, numeric=True),
         Column(amount_width, numeric=True),
         Column(amount_width, numeric=True),
     ]
@@ -160,8 +159,13 @@ def _draw_net(doc: Document, payslip: Payslip) -> None:
         doc.row_at(x, half, caption, f"{format_amount(amount, lang)} {payslip.currency}")
     doc.set_fill_color(225, 238, 228)
     doc.row_at(
-        x, half, label("net", lang), f"{format_amount(payslip.net, lang)} {payslip.currency}",
-        bold=True, size=11, fill=True,
+        x,
+        half,
+        label("net", lang),
+        f"{format_amount(payslip.net, lang)} {payslip.currency}",
+        bold=True,
+        size=11,
+        fill=True,
     )
     doc.ln(3)
     doc.text_line(label("net_in_words", lang), bold=True, size=9)

@@ -71,26 +71,50 @@ class Document(FPDF):
     def end_align(self) -> Align:
         return "L" if self.rtl else "R"
 
-    def text_line(self, text: str, *, size: float = 9, bold: bool = False,
-                  align: Align | None = None, height: float = 5.5) -> None:
+    def text_line(
+        self,
+        text: str,
+        *,
+        size: float = 9,
+        bold: bool = False,
+        align: Align | None = None,
+        height: float = 5.5,
+    ) -> None:
         """A full-width line of text aligned at the language's start unless told otherwise."""
         self.set_font(FONT_FAMILY, "B" if bold else "", size)
         with self.direction_for(text):
             self.cell(
-                self.content_width, height, text, align=align or self.start_align(),
-                new_x=XPos.LMARGIN, new_y=YPos.NEXT,
+                self.content_width,
+                height,
+                text,
+                align=align or self.start_align(),
+                new_x=XPos.LMARGIN,
+                new_y=YPos.NEXT,
             )
 
     def paragraph(self, text: str, *, size: float = 9, bold: bool = False) -> None:
         self.set_font(FONT_FAMILY, "B" if bold else "", size)
         with self.direction_for(text):
             self.multi_cell(
-                self.content_width, 5, text, align=self.start_align(),
-                new_x=XPos.LMARGIN, new_y=YPos.NEXT,
+                self.content_width,
+                5,
+                text,
+                align=self.start_align(),
+                new_x=XPos.LMARGIN,
+                new_y=YPos.NEXT,
             )
 
-    def row(self, columns: Sequence[Column], texts: Sequence[str], *, height: float = 6,
-            bold: bool = False, size: float = 8, fill: bool = False, border: Literal[0, 1] = 1) -> None:
+    def row(
+        self,
+        columns: Sequence[Column],
+        texts: Sequence[str],
+        *,
+        height: float = 6,
+        bold: bool = False,
+        size: float = 8,
+        fill: bool = False,
+        border: Literal[0, 1] = 1,
+    ) -> None:
         """One table row; columns are given in reading order and mirrored for Arabic."""
         if len(columns) != len(texts):
             raise ValueError("one text per column")
@@ -107,12 +131,33 @@ class Document(FPDF):
             self.set_xy(x, y)
             align: Align = "R" if column.numeric else self.start_align()
             with self.direction_for(text):
-                self.cell(column.width, height, text, border=border, align=align, fill=fill)
+                fitted = self._fit(text, column.width, size)
+                self.cell(column.width, height, fitted, border=border, align=align, fill=fill)
+                self.set_font_size(size)
             x += column.width
         self.set_xy(self.l_margin, y + height)
 
-    def key_values(self, pairs: Sequence[tuple[str, str]], *, key_width: float,
-                   width: float, x: float, size: float = 8.5) -> float:
+    def _fit(self, text: str, width: float, size: float) -> str:
+        """Shrink the font (to 70 % at most) so ``text`` fits ``width``, then cut it with "…"."""
+        room = width - 2 * self.c_margin
+        natural = self.get_string_width(text)
+        if natural <= room:
+            return text
+        # 2 % under the exact ratio: widths scale linearly but not to the last float bit.
+        self.set_font_size(max(size * 0.7, 0.98 * size * room / natural))
+        while len(text) > 1 and self.get_string_width(text) > room:
+            text = text[:-2] + "…"
+        return text
+
+    def key_values(
+        self,
+        pairs: Sequence[tuple[str, str]],
+        *,
+        key_width: float,
+        width: float,
+        x: float,
+        size: float = 8.5,
+    ) -> float:
         """Caption/value lines in a box at ``x`` (mm from the left); returns the y below it.
 
         Long values wrap inside their half of the page instead of running into the other.
@@ -151,8 +196,17 @@ class Document(FPDF):
                 use_shaping_engine=True, direction="rtl", script="arab", language="ara"
             )
 
-    def row_at(self, x: float, width: float, caption: str, value: str, *, bold: bool = False,
-               size: float = 9, fill: bool = False) -> None:
+    def row_at(
+        self,
+        x: float,
+        width: float,
+        caption: str,
+        value: str,
+        *,
+        bold: bool = False,
+        size: float = 9,
+        fill: bool = False,
+    ) -> None:
         """A caption and a figure side by side in a box of ``width`` mm starting at ``x``."""
         if self.auto_page_break and self.get_y() + 7 > self.page_break_trigger:
             self.add_page()

@@ -100,9 +100,18 @@ def register_csv(payslips: Iterable[Payslip]) -> bytes:
     writer = csv.writer(buffer, lineterminator="\r\n")
     writer.writerow(
         [
-            "employee_number", "name_latin", "name_ar", "unit", "grade",
+            "employee_number",
+            "name_latin",
+            "name_ar",
+            "unit",
+            "grade",
             *(f"{c.kind.value}:{c.code}" for c in register.columns),
-            "gross", "total_deductions", "net", "currency", "channel", "reference",
+            "gross",
+            "total_deductions",
+            "net",
+            "currency",
+            "channel",
+            "reference",
         ]
     )
 
@@ -114,15 +123,22 @@ def register_csv(payslips: Iterable[Payslip]) -> bytes:
         employee = slip.employee
         writer.writerow(
             [
-                employee.number, employee.name_latin, employee.name_ar, employee.unit,
-                employee.grade, *(figure(m) for m in row.items), figure(slip.gross.minor),
-                figure(slip.total_deductions.minor), figure(slip.net.minor), slip.currency,
-                slip.channel.value, slip.reference,
+                employee.number,
+                employee.name_latin,
+                employee.name_ar,
+                employee.unit,
+                employee.grade,
+                *(figure(m) for m in row.items),
+                figure(slip.gross.minor),
+                figure(slip.total_deductions.minor),
+                figure(slip.net.minor),
+                slip.currency,
+                slip.channel.value,
+                slip.reference,
             ]
         )
     writer.writerow(
-        ["TOTAL", "", "", "", "", *(figure(m) for m in register.totals), register.currency,
-         "", ""]
+        ["TOTAL", "", "", "", "", *(figure(m) for m in register.totals), register.currency, "", ""]
     )
     return buffer.getvalue().encode("utf-8-sig")
 
@@ -142,9 +158,15 @@ def register_pdf(employer: Employer, payslips: Iterable[Payslip], language: Lang
     doc.set_title(label("register", lang))
     doc.set_auto_page_break(auto=False)
     header = [
-        "#", label("employee_number", lang), label("name", lang), label("unit", lang),
+        "#",
+        label("employee_number", lang),
+        label("name", lang),
+        label("unit", lang),
         *(c.code for c in register.columns),
-        label("gross", lang), label("deduction", lang), label("net", lang), label("channel", lang),
+        label("gross", lang),
+        label("deduction", lang),
+        label("net", lang),
+        label("channel", lang),
     ]
     body = [
         _row_texts(register, str(n), row.payslip, _values(row), lang)
@@ -153,7 +175,10 @@ def register_pdf(employer: Employer, payslips: Iterable[Payslip], language: Lang
     totals = _total_texts(register, label("totals", lang), list(register.totals), lang)
     widest_caption = f"{label('totals', lang)} ({label('page', lang)} {len(register.rows)})"
     size, columns = _fit_columns(
-        doc, header, body, [*totals[:_NAME], widest_caption, *totals[_NAME + 1 :]],
+        doc,
+        header,
+        body,
+        [*totals[:_NAME], widest_caption, *totals[_NAME + 1 :]],
         len(register.columns),
     )
     row_height = 5.0
@@ -185,8 +210,14 @@ def register_pdf(employer: Employer, payslips: Iterable[Payslip], language: Lang
             page_sums = [sum(column) for column in zip(*map(_values, page_rows), strict=True)]
             doc.set_fill_color(240, 240, 240)
             caption = f"{label('totals', lang)} ({label('page', lang)} {page + 1})"
-            doc.row(columns, _total_texts(register, caption, page_sums, lang), bold=True,
-                    size=size, fill=True, height=row_height)
+            doc.row(
+                columns,
+                _total_texts(register, caption, page_sums, lang),
+                bold=True,
+                size=size,
+                fill=True,
+                height=row_height,
+            )
         if page == pages - 1:
             doc.set_fill_color(225, 238, 228)
             doc.row(columns, totals, bold=True, size=size, fill=True, height=row_height)
@@ -248,7 +279,10 @@ def _row_texts(
 ) -> list[str]:
     employee = slip.employee
     return [
-        number, employee.number, employee.name(lang), employee.unit,
+        number,
+        employee.number,
+        employee.name(lang),
+        employee.unit,
         *(format_amount(register.money(v), lang) for v in values),
         label(f"{slip.channel.value}_short", lang),
     ]

@@ -171,7 +171,9 @@ class Payslip:
             for name, value in (("amount", line.amount), ("base", line.base)):
                 if value is not None and value.currency != self.currency:
                     problems.append(
-                        FieldProblem(f"lines[{i}].{name}", f"in {value.currency}, not {self.currency}")
+                        FieldProblem(
+                            f"lines[{i}].{name}", f"in {value.currency}, not {self.currency}"
+                        )
                     )
         for name in ("gross", "total_deductions", "net"):
             if getattr(self, name).currency != self.currency:

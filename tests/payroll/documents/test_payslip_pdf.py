@@ -152,3 +152,32 @@ def test_long_payslip_continues_on_a_second_page(employer: Employer, run: list[P
     second = " ".join(reader.pages[1].extract_text().split())
     assert "Indemnité 39" in second and "Net à payer" in second
     assert amount_in_words(long.net, "fr") in second
+
+
+@pytest.mark.parametrize(
+    ("currency", "month", "words"),
+    [
+        ("SYP", "تشرين الثاني", "سوري"),  # Syrian month names
+        ("MAD", "نونبر", "مغربي"),  # Moroccan month names
+    ],
+)
+def test_arabic_payslip_follows_the_currency_country(
+    employer: Employer, currency: str, month: str, words: str
+) -> None:
+    from payroll.documents.examples import example_employees, example_payslip
+
+    slip = example_payslip(example_employees()[0], "1003.00", currency=currency)
+    text = text_of(payslip_pdf(employer, slip, "ar"))
+    assert month in text
+    assert words in amount_in_words(slip.net, "ar")
+    assert amount_in_words(slip.net, "ar").split()[0] in text
+
+
+def test_overlong_label_is_cut_not_spilled(employer: Employer, run: list[Payslip]) -> None:
+    from dataclasses import replace
+
+    slip = run[0]
+    long_label = "Indemnité " + "très " * 60 + "longue"
+    lines = (replace(slip.lines[0], label_fr=long_label), *slip.lines[1:])
+    text = text_of(payslip_pdf(employer, replace(slip, lines=lines), "fr"))
+    assert "Indemnité très très" in text and "…" in text and "longue" not in text

@@ -153,7 +153,7 @@ def example_employees() -> list[EmployeeRef]:
             "109990000000000003",
             BankAccount(
                 AccountScheme.IBAN,
-                "DZ5800100123000099990003",
+                "DZ4000100123000099990003",
                 "Crédit Populaire de Démo",
                 "CPDMDZAL",
             ),

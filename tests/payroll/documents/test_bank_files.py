@@ -89,7 +89,7 @@ def test_pain001_accounts_and_agents(employer: Employer, run: list[Payslip]) -> 
     assert rib.findtext("p:RmtInf/p:Ustrd", namespaces=NS).startswith("SALAIRE 2026-11 E-0001")
 
     iban = by_id["BP-2026-11-E-0003"]
-    assert iban.findtext("p:CdtrAcct/p:Id/p:IBAN", namespaces=NS) == "DZ5800100123000099990003"
+    assert iban.findtext("p:CdtrAcct/p:Id/p:IBAN", namespaces=NS) == "DZ4000100123000099990003"
     assert iban.find("p:CdtrAcct/p:Id/p:Othr", namespaces=NS) is None
 
     postal = by_id["BP-2026-11-E-0002"]  # no BIC known: the agent is named instead

@@ -87,6 +87,10 @@ _MIN_SIDE = 32
 # Cues are measured at about 320 px width: enough for every cue, a quarter of the pixels.
 _WORK_WIDTH = 320
 _BLOCK = 8
+# In working pixels (a 640 px frame is halved): the surround ring starts 2 px (4 px of a 640 px
+# frame, clear of the optics' blur) outside the object and reaches 6 px (12).
+_RING_START = 2
+_NEAR = 6
 
 
 class PadInputError(ValueError):
@@ -288,7 +292,7 @@ def measure(
     m["specular"] = float(np.percentile(g_obj, 99.5)) / max(median_gain, 1.0)
 
     # Depth: LED gain per unit of ambient light, object against the far background (blocks).
-    near = _dilate(obj, max(2, 12 // factor))
+    near = _dilate(obj, _NEAR)
     far = ~near
     ga, aa = _block_means(gain), _block_means(a)
     ob, fb = _block_means(obj.astype(np.float32)) > 0.9, _block_means(far.astype(np.float32)) > 0.99
@@ -319,7 +323,7 @@ def measure(
                 union = float((upper | obj).sum())
                 m["ambient_alignment"] = float((upper & obj).sum()) / max(union, 1.0)
 
-    ring = _dilate(obj, max(2, 12 // factor)) & ~_dilate(obj, max(1, 4 // factor))
+    ring = _dilate(obj, _NEAR) & ~_dilate(obj, _RING_START)
     if ring.sum() >= 16:
         m["surround"] = float(np.median(gain[ring])) / max(median_gain, 1.0)
 

@@ -15,6 +15,8 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import JSONResponse
 
+from capture.session import PresentationAttackSuspected
+from devices import errors as device_errors
 from palmvein.core import errors
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -38,6 +40,11 @@ ERROR_TABLE: dict[type[errors.DomainError], ProblemSpec] = {
     errors.Conflict: ProblemSpec(409, "Conflict"),
     errors.TooManyAttempts: ProblemSpec(429, "Too many attempts"),
     errors.IntegrityViolation: ProblemSpec(500, "Integrity violation"),
+    PresentationAttackSuspected: ProblemSpec(422, "Presentation attack suspected"),
+    device_errors.SignatureRejected: ProblemSpec(401, "Device signature rejected"),
+    device_errors.WrongDevice: ProblemSpec(403, "Wrong device for this request"),
+    device_errors.DeviceRevoked: ProblemSpec(409, "Device revoked"),
+    device_errors.InvalidBinding: ProblemSpec(422, "Device binding does not fit its kind"),
     errors.DomainError: ProblemSpec(400, "Request refused"),
 }
 
@@ -81,11 +88,14 @@ def _domain_error(request: Request, exc: Exception) -> JSONResponse:
     headers: dict[str, str] = {}
     if isinstance(exc, errors.ValidationFailed) and exc.problems:
         extensions["errors"] = [{"field": p.field, "message": p.message} for p in exc.problems]
+    if isinstance(exc, PresentationAttackSuspected):
+        extensions["reasons"] = list(exc.reasons)
     if isinstance(exc, errors.TooManyAttempts):
         extensions["retry_after"] = exc.retry_after_seconds
         headers["Retry-After"] = str(exc.retry_after_seconds)
     if isinstance(exc, errors.AuthenticationFailed):
-        headers["WWW-Authenticate"] = "Bearer"
+        # Device-signed routes ask for their own scheme; everything else for a bearer token.
+        headers["WWW-Authenticate"] = getattr(exc, "challenge", "Bearer")
     return problem_response(
         request,
         status=spec.status,

@@ -8,7 +8,7 @@ persons) and nothing is written unless no problem was found.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -65,18 +65,19 @@ def check_import(
     """Read and check a file without writing anything; the report lists every problem."""
     header, rows = read_rows(path)
     records, problems = validate_rows(header, rows, currency=currency)
-    problems.extend(_check_links(session, records))
+    problems.extend(_check_links(session, rows))
     problems.sort(key=lambda p: (p.row, p.field))
     return records, ImportReport(rows=sum(1 for r in rows if r), problems=tuple(problems))
 
 
-def _check_links(session: Session, records: Sequence[EmployeeRecord]) -> list[ImportProblem]:
-    wanted = {r.subject_id for r in records if r.subject_id}
-    known = repository.live_subject_ids(session, wanted)
+def _check_links(session: Session, rows: Sequence[Mapping[str, str]]) -> list[ImportProblem]:
+    # Checked on every row, also rows with other problems, so the report is complete.
+    linked = [(i + 2, row.get("subject_id", "").strip()) for i, row in enumerate(rows)]
+    known = repository.live_subject_ids(session, {subject for _, subject in linked if subject})
     return [
-        ImportProblem(r.row, "subject_id", f"no enrolled person {r.subject_id!r}")
-        for r in records
-        if r.subject_id and r.subject_id not in known
+        ImportProblem(number, "subject_id", f"no enrolled person {subject!r}")
+        for number, subject in linked
+        if subject and subject not in known
     ]
 
 

@@ -14,6 +14,8 @@ URI                                                         Scanner
 ``PV-EMU-0001`` ... unless ``serials=A,B`` names them), ``width``, ``height``, ``wavelength``,
 ``faults`` (see :meth:`capture.usb.emulated.Faults.parse`, e.g. ``faults=corrupt:2,stall:1``) and
 ``source``: ``sim`` (default, the simulated sensor) or ``synthetic`` (a crude, fast test hand).
+``hand_at`` (mm) makes the emulated proximity sensor report a hand held at that distance (without
+it no hand is ever seen, so a capture session waiting for the hand times out).
 ``sim`` and ``usb-emulated`` with ``source=sim`` take the presented palm: ``identity``, ``session``,
 ``hand`` (right/left), ``geometry`` (contactless/pegged); ``sim`` also ``width`` and ``height``.
 """
@@ -106,6 +108,11 @@ def _emulated_backend(uri: _Uri) -> Any:
             if not 1 <= value <= 0xFFFF:
                 raise ScannerUriError(f"{name}={value} in {uri.text!r} must be 1-65535")
             options[key] = value
+    hand_at = uri.take_int("hand_at")
+    if hand_at is not None:
+        if not 1 <= hand_at <= 0xFFFE:
+            raise ScannerUriError(f"hand_at={hand_at} in {uri.text!r} must be 1-65534 mm")
+        options.update(distance_mm=hand_at, hand_present=True)
     faults_text = uri.take("faults", "") or ""
     source = uri.take("source", "sim")
     if source not in ("sim", "synthetic"):

@@ -117,6 +117,13 @@ def create_router(db_session: Any, require_roles: Callable[..., Any]) -> APIRout
             return JSONResponse(body.model_dump(), status_code=409)
         return body
 
+    @router.delete("/persons/{person_id}/enrolment", status_code=204)
+    def withdraw_enrolment(person_id: str, request: Request, session: db_session,
+                           principal: Annotated[Any, enrollers]) -> Response:
+        """Remove the person's templates so they can be enrolled again (re-enrolment)."""
+        service(request, session, principal).withdraw_enrolment(person_id)
+        return Response(status_code=204)
+
     @router.post("/identify")
     async def identify(request: Request, session: db_session,
                        principal: Annotated[Any, identifiers],

@@ -164,6 +164,20 @@ class MatcherService:
         self.session.flush()
         return removed
 
+    def withdraw_enrolment(self, person_id: str) -> int:
+        """Remove a person's templates but keep the person, so they can be enrolled again (a
+        re-enrolment keeps the person id their wallet and employee record point to)."""
+        person = self.get_person(person_id)
+        if person.enrolled_at is None:
+            raise Conflict(f"person {person_id} is not enrolled")
+        removed = delete_templates(self.session, person_id)
+        person.enrolled_at = None
+        audit.record(self.session, actor=self.actor, action="matcher.person.enrolment_withdrawn",
+                     entity_type="person", entity_id=person_id,
+                     data={"templates_deleted": removed}, at=self.clock())
+        self.session.flush()
+        return removed
+
     # -- enrolment -----------------------------------------------------------------------------
 
     def enrol(self, person_id: str, samples: Mapping[str, Sequence[Sample]]) -> EnrolmentResult:

@@ -101,3 +101,12 @@ def test_folder_uri_absolute_path(tmp_path: Path) -> None:
 def test_bad_uris_are_explained(uri: str, message: str) -> None:
     with pytest.raises(ScannerUriError, match=message):
         scanner_from_uri(uri)
+
+
+def test_emulated_hand_at_puts_a_hand_in_front_of_the_proximity_sensor() -> None:
+    held = scanner_from_uri("usb-emulated://?source=synthetic&width=96&height=64&hand_at=80")
+    with held:
+        reading = held.read_distance()  # type: ignore[attr-defined]
+    assert reading.present and reading.distance_mm == 80
+    with scanner_from_uri("usb-emulated://?source=synthetic&width=96&height=64") as empty:
+        assert not empty.read_distance().present  # type: ignore[attr-defined]

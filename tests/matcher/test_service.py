@@ -195,3 +195,19 @@ def test_demo_enrols_simulated_staff_and_catches_the_planted_duplicate(
     assert len(report.enrolled) >= len(DEMO_STAFF) - 1
     assert report.duplicate_caught and report.duplicate_case_id is not None
     assert report.identified is not None
+
+
+def test_withdrawn_enrolment_keeps_the_person_and_allows_enrolling_again(
+        db: Session, follower: IndexFollower, palms: Palms) -> None:
+    first, second = palms.subjects()[4], palms.subjects()[5]
+    person = enrol(db, follower, "Re-enrolled", palms.enrolment[first])
+    svc = service(db, follower)
+    assert svc.withdraw_enrolment(person) == len(palms.enrolment[first])
+    db.commit()
+    assert svc.identify(palms.enrolment[first][0]).subject_id != person
+    with pytest.raises(Conflict):
+        svc.withdraw_enrolment(person)  # nothing left to withdraw
+    result = svc.enrol(person, {"right": palms.enrolment[second]})
+    assert result.outcome is EnrolmentOutcome.ENROLLED
+    db.commit()
+    assert svc.identify(palms.enrolment[second][0]).subject_id == person

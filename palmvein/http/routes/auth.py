@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 
 from palmvein.core.errors import AuthenticationFailed, TooManyAttempts
 from palmvein.core.security.throttle import ThrottlePolicy
-from palmvein.core.security.tokens import TokenKind, csrf_token, issue_token
+from palmvein.core.security.tokens import TokenClaims, TokenKind, csrf_token, issue_token
 from palmvein.core.security.users import StaffUser, authenticate
 from palmvein.core.settings import Settings
 from palmvein.http.auth import (
@@ -110,6 +110,19 @@ def open_session(
     session: DbSession,
 ) -> SessionResponse:
     """Sign in a browser: sets an HttpOnly session cookie and a readable CSRF cookie."""
+    user, csrf, claims = start_browser_session(request, response, session, username, password)
+    return SessionResponse(
+        username=user.username,
+        roles=sorted(r.value for r in user.roles),
+        csrf_token=csrf,
+        expires_at=claims.expires_at,
+    )
+
+
+def start_browser_session(
+    request: Request, response: Response, session: Session, username: str, password: str
+) -> tuple[StaffUser, str, TokenClaims]:
+    """Check the password and set the session and CSRF cookies (the API and the pages)."""
     user = _login(request, session, username, password)
     settings = app_settings(request)
     secret = settings.secret_key.get_secret_value()
@@ -131,20 +144,19 @@ def open_session(
     response.set_cookie(
         CSRF_COOKIE, csrf, max_age=max_age, httponly=False, secure=secure, samesite="strict"
     )
-    return SessionResponse(
-        username=user.username,
-        roles=sorted(r.value for r in user.roles),
-        csrf_token=csrf,
-        expires_at=claims.expires_at,
-    )
+    return user, csrf, claims
+
+
+def end_browser_session(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE)
+    response.delete_cookie(CSRF_COOKIE)
 
 
 @router.delete("/session", status_code=204)
 def close_session(response: Response, principal: AnyStaff) -> Response:
     """Sign out a browser by clearing its cookies (CSRF header required for cookie callers)."""
     response.status_code = 204
-    response.delete_cookie(SESSION_COOKIE)
-    response.delete_cookie(CSRF_COOKIE)
+    end_browser_session(response)
     return response
 
 

@@ -1,0 +1,96 @@
+"""Sign-in, sign-out, language choice, the home redirect and the static files."""
+
+# No ``from __future__ import annotations``: FastAPI must see the dependency types.
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import FileResponse, RedirectResponse, Response
+
+from enrollment_ui.i18n import LANGUAGE_COOKIE, LANGUAGES
+from enrollment_ui.web import (
+    LOGIN_PATH,
+    PREFIX,
+    BrowserSessions,
+    go_to,
+    home_path,
+    is_htmx,
+    render,
+)
+from palmvein.core.errors import NotFound
+
+STATIC_DIR = Path(__file__).parent / "static"
+_STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".txt": "text/plain",
+                 ".svg": "image/svg+xml"}
+_YEAR = 365 * 24 * 3600
+
+
+def _local(path: str | None, default: str) -> str:
+    """``path`` if it is a page of this site (no open redirect to another host), else default."""
+    if not path:
+        return default
+    parts = urlsplit(path)
+    if parts.scheme or parts.netloc or not path.startswith(PREFIX + "/"):
+        return default
+    return path
+
+
+def add_routes(router: APIRouter, db_session: Any, public: Any, any_staff: Any,
+               sessions: BrowserSessions) -> None:
+    @router.get("/", dependencies=[public])
+    def root() -> Response:
+        return RedirectResponse(f"{PREFIX}/", status_code=303)
+
+    @router.get(f"{PREFIX}/")
+    def home(principal: Annotated[Any, any_staff]) -> Response:
+        return RedirectResponse(home_path(principal.roles), status_code=303)
+
+    @router.get(f"{PREFIX}/welcome")
+    def welcome(request: Request, principal: Annotated[Any, any_staff]) -> Response:
+        return render(request, "welcome.html", principal)
+
+    @router.get(LOGIN_PATH, dependencies=[public])
+    def login_page(request: Request, next: str | None = None) -> Response:
+        return render(request, "login.html", next=_local(next, ""))
+
+    @router.post(LOGIN_PATH, dependencies=[public])
+    def login(request: Request, session: db_session,
+              username: Annotated[str, Form(max_length=150)] = "",
+              password: Annotated[str, Form(max_length=1024)] = "",
+              next: Annotated[str, Form(max_length=500)] = "") -> Response:
+        response = Response(status_code=204)
+        roles = sessions.sign_in(request, response, session, username, password)
+        target = _local(next, home_path(roles))
+        if is_htmx(request):
+            response.headers["HX-Redirect"] = target
+        else:
+            response.status_code = 303
+            response.headers["Location"] = target
+        return response
+
+    @router.post(f"{PREFIX}/logout")
+    def logout(request: Request, principal: Annotated[Any, any_staff]) -> Response:
+        response = go_to(request, LOGIN_PATH)
+        sessions.sign_out(response)
+        return response
+
+    @router.get(f"{PREFIX}/language/{{code}}", dependencies=[public])
+    def choose_language(code: str, next: str | None = None) -> Response:
+        """Remember the language in a cookie (per browser, a year) and go back."""
+        if code not in LANGUAGES:
+            raise NotFound(f"no language {code!r}; choose one of {', '.join(LANGUAGES)}")
+        response = RedirectResponse(_local(next, f"{PREFIX}/"), status_code=303)
+        response.set_cookie(LANGUAGE_COOKIE, code, max_age=_YEAR, samesite="lax")
+        return response
+
+    @router.get(f"{PREFIX}/static/{{name}}", dependencies=[public])
+    def static(name: str) -> Response:
+        path = STATIC_DIR / name
+        media_type = _STATIC_TYPES.get(path.suffix)
+        if "/" in name or name.startswith(".") or media_type is None or not path.is_file():
+            raise NotFound(f"no static file {name!r}")
+        return FileResponse(path, media_type=media_type,
+                            headers={"Cache-Control": "public, max-age=3600"})
+

@@ -30,7 +30,7 @@ NET_OWNER = "payroll_net"
 FUNDING_ID = "employer"
 
 
-def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
+def upsert_accounts(session: Session, rows: list[dict[str, object]]) -> None:
     if not rows:
         return
     dialect = session.get_bind().dialect.name
@@ -43,7 +43,7 @@ def _upsert(session: Session, rows: list[dict[str, object]]) -> None:
     )
 
 
-def _row(
+def account_row(
     owner_type: str, owner_id: str, kind: AccountKind, currency: str, now: datetime, negative: bool
 ) -> dict[str, object]:
     return {
@@ -58,7 +58,7 @@ def _row(
     }
 
 
-def _find(
+def find_account_id(
     session: Session, owner_type: str, owner_id: str, kind: AccountKind, currency: str
 ) -> int:
     found = session.scalar(
@@ -75,18 +75,20 @@ def _find(
 
 def funding_account(session: Session, currency: str, now: datetime) -> int:
     currency_exponent(currency)
-    _upsert(session, [_row(OWNER, FUNDING_ID, AccountKind.SETTLEMENT, currency, now, True)])
-    return _find(session, OWNER, FUNDING_ID, AccountKind.SETTLEMENT, currency)
+    upsert_accounts(
+        session, [account_row(OWNER, FUNDING_ID, AccountKind.SETTLEMENT, currency, now, True)]
+    )
+    return find_account_id(session, OWNER, FUNDING_ID, AccountKind.SETTLEMENT, currency)
 
 
 def liability_accounts(session: Session, currency: str, now: datetime) -> dict[Liability, int]:
     rows = [
-        _row(OWNER, f"liability:{li.value}", AccountKind.BILLER, currency, now, False)
+        account_row(OWNER, f"liability:{li.value}", AccountKind.BILLER, currency, now, False)
         for li in Liability
     ]
-    _upsert(session, rows)
+    upsert_accounts(session, rows)
     return {
-        li: _find(session, OWNER, f"liability:{li.value}", AccountKind.BILLER, currency)
+        li: find_account_id(session, OWNER, f"liability:{li.value}", AccountKind.BILLER, currency)
         for li in Liability
     }
 
@@ -107,9 +109,9 @@ def net_accounts(
     found = {owner: account_id for owner, account_id in session.execute(query)}
     missing = [o for o in owners if o not in found]
     if missing:
-        _upsert(
+        upsert_accounts(
             session,
-            [_row(NET_OWNER, o, AccountKind.WALLET, currency, now, False) for o in missing],
+            [account_row(NET_OWNER, o, AccountKind.WALLET, currency, now, False) for o in missing],
         )
         found = {owner: account_id for owner, account_id in session.execute(query)}
     return {int(owner): account_id for owner, account_id in found.items()}

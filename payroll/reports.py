@@ -121,14 +121,14 @@ def shared_palms(session: Session) -> list[SharedPalm]:
         .where(Employee.subject_id.in_(shared), Employee.status != "left")
         .order_by(Employee.subject_id, Employee.employee_number)
     ):
-        groups.setdefault(subject_id, []).append(number)
+        groups.setdefault(str(subject_id), []).append(number)
     return [SharedPalm(subject, tuple(numbers)) for subject, numbers in groups.items()]
 
 
 def never_enrolled(session: Session) -> list[NotEnrolled]:
     """Employees (not left) with no usable palm enrolment."""
     rows = session.execute(
-        select(Employee, Person)
+        select(Employee, Person)  # Person is None where no palm is linked
         .outerjoin(Person, Person.id == Employee.subject_id)
         .where(
             Employee.status != "left",
@@ -141,7 +141,8 @@ def never_enrolled(session: Session) -> list[NotEnrolled]:
         .order_by(Employee.employee_number)
     )
     result = []
-    for employee, person in rows:
+    for employee, joined in rows:
+        person: Person | None = joined
         if person is None:
             reason = "no palm linked"
         elif person.deleted_at is not None:

@@ -10,7 +10,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from palmvein.core.db import unit_of_work
-from payments import ledger, service as payments_service
+from payments import ledger
+from payments import service as payments_service
 from payroll import reports, runs
 from payroll.errors import AlreadyReleased, RunStateConflict
 from payroll.models import Employee, Payment, Release, ReleaseChannel

@@ -335,6 +335,8 @@ def score_frames(
     ambient: npt.NDArray[np.uint8],
     lit: npt.NDArray[np.uint8],
     mask: npt.NDArray[np.bool_] | None = None,
+    *,
+    free_space: bool = True,
 ) -> PadResult:
     """Liveness score of an LED-off / LED-on frame pair, 0 (attack) to 1 (live), with reasons.
 
@@ -345,6 +347,11 @@ def score_frames(
         illuminator. Neither is modified.
     mask : (M, N) ndarray of bool, optional
         The presented object; found from the LED gain when omitted.
+    free_space : bool
+        The scanner images the hand in free space in front of a distant background
+        (contactless). False for contact / pegged devices, whose plate, pegs and casing lie at
+        the hand's distance: the ``surround`` cue is then left out, and with it the only cue
+        that refuses the simulated prints.
 
     Returns
     -------
@@ -368,6 +375,8 @@ def score_frames(
     cues: dict[str, float] = {}
     reasons: list[str] = []
     for name, (bad, good, reason) in _CUES.items():
+        if name == "surround" and not free_space:
+            continue
         value = metrics[name]
         if np.isnan(value):
             # Not measurable on this pair (no object, no ambient light): no evidence either way,

@@ -147,6 +147,9 @@ class SessionSettings:
     pad_requires_led_pair : bool
         Refuse scanners that give no LED-off frame (no liveness check is possible without one)
         instead of capturing from them unchecked.
+    pad_free_space : bool
+        The scanner images the hand in free space (contactless); False for pegged / contact
+        devices, whose parts lie at the hand's distance (see ``biometric.pad.score_frames``).
     """
 
     min_distance_mm: int = 50
@@ -157,6 +160,7 @@ class SessionSettings:
     frames: int = 3
     pad_threshold: float | None = THRESHOLD
     pad_requires_led_pair: bool = False
+    pad_free_space: bool = True
 
     def __post_init__(self) -> None:
         if not 0 <= self.min_distance_mm <= self.max_distance_mm:
@@ -302,7 +306,9 @@ class CaptureSession:
             raise PresentationAttackSuspected(
                 "capture refused: " + "; ".join(problems), ("frame_headers_inconsistent",), None
             )
-        result = score_frames(frames.ambient.image, frames.lit.image)
+        result = score_frames(
+            frames.ambient.image, frames.lit.image, free_space=self.settings.pad_free_space
+        )
         if result.score < threshold:
             raise PresentationAttackSuspected(
                 f"capture refused as a suspected presentation attack (liveness "

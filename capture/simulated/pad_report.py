@@ -130,11 +130,13 @@ def presentations(
         raise ValueError(f"unknown attack types {sorted(unknown)}; expected {ATTACK_KINDS}")
     sensor = SimulatedSensor(seed=seed, geometry=geometry)
     attacks = AttackSimulator(sensor, seed=seed + 1)
+    # A pegged device's plate, pegs and casing lie at the hand's distance: no surround cue.
+    free_space = geometry == "contactless"
     for i in range(n_bona_fide):
         identity, session, sample = _bona_fide_indices(i)
         lit = sensor.capture(identity, session, sample).image
         ambient = sensor.capture(identity, session, sample, led=False).image
-        result = score_frames(ambient, lit)
+        result = score_frames(ambient, lit, free_space=free_space)
         yield Presentation(BONA_FIDE, "live", result.score, result.reasons)
     for kind in ATTACK_KINDS:
         if kind not in kinds:
@@ -142,7 +144,7 @@ def presentations(
         for i in range(n_attack):
             identity, session, sample = _bona_fide_indices(i)
             a = attacks.attack(kind, identity, session, sample)
-            result = score_frames(a.ambient, a.lit)
+            result = score_frames(a.ambient, a.lit, free_space=free_space)
             yield Presentation(kind, a.variant, result.score, result.reasons)
 
 

@@ -159,3 +159,14 @@ def test_any_pair_gets_a_score_in_the_unit_interval(ambient: np.ndarray, lit: np
     assert 0.0 <= result.score <= 1.0
     assert all(0.0 <= v <= 1.0 for v in result.cues.values())
     assert result.is_live() == (result.score >= THRESHOLD)
+
+
+def test_pegged_devices_leave_the_surround_cue_out() -> None:
+    # The plate, pegs and casing of a pegged device lie at the hand's distance, so the free-space
+    # surround cue would refuse every live palm there.
+    sensor = SimulatedSensor(seed=33, geometry="pegged")
+    pairs = [
+        (sensor.capture(i, 1, 0, led=False).image, sensor.capture(i, 1, 0).image) for i in range(3)
+    ]
+    assert all("flat_surround" in score_frames(a, lit).reasons for a, lit in pairs)
+    assert all(score_frames(a, lit, free_space=False).is_live() for a, lit in pairs)

@@ -68,9 +68,6 @@ class Document(FPDF):
         """Where text starts in this language: right for Arabic."""
         return "R" if self.rtl else "L"
 
-    def end_align(self) -> Align:
-        return "L" if self.rtl else "R"
-
     def text_line(
         self,
         text: str,

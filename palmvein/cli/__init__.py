@@ -36,6 +36,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "palmvein.cli.eval_cmd",
     "palmvein.cli.sim_cmd",
     "palmvein.cli.pad_cmd",
+    "palmvein.cli.payroll_cmd",
 )
 
 for _module in _COMMAND_MODULES:

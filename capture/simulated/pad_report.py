@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy.stats import beta
 
 from biometric.pad import THRESHOLD, score_frames
 from capture.simulated.attacks import ATTACK_KINDS, AttackSimulator
@@ -64,6 +65,12 @@ class PadReport:
         """JSON-ready figures: counts, APCER per attack type and its maximum, BPCER, reasons."""
         kinds = [k for k in ATTACK_KINDS if self.scores(k)]
         apcer = {k: self.apcer(k) for k in kinds}
+        n_bona = len(self.scores(BONA_FIDE))
+        refused = sum(s < self.threshold for s in self.scores(BONA_FIDE))
+        apcer_ci = {
+            k: interval95(sum(s >= self.threshold for s in self.scores(k)), len(self.scores(k)))
+            for k in kinds
+        }
         per_kind: dict[str, object] = {}
         for kind in [BONA_FIDE, *kinds]:
             items = [p for p in self.presentations if p.kind == kind]
@@ -91,10 +98,21 @@ class PadReport:
             "geometry": self.geometry,
             "threshold": self.threshold,
             "bpcer": self.bpcer(),
+            "bpcer_ci95": interval95(refused, n_bona),
             "apcer": apcer,
+            "apcer_ci95": apcer_ci,
             "apcer_max": max(apcer.values()) if apcer else float("nan"),
             "per_kind": per_kind,
         }
+
+
+def interval95(errors: int, n: int) -> tuple[float, float]:
+    """Clopper-Pearson (exact binomial) 95 % confidence interval of the rate ``errors / n``."""
+    if n <= 0:
+        return (float("nan"), float("nan"))
+    low = 0.0 if errors == 0 else float(beta.ppf(0.025, errors, n - errors + 1))
+    high = 1.0 if errors == n else float(beta.ppf(0.975, errors + 1, n - errors))
+    return (low, high)
 
 
 def _bona_fide_indices(i: int) -> tuple[int, int, int]:
@@ -167,4 +185,4 @@ def run(
     return report
 
 
-__all__ = ["BONA_FIDE", "PadReport", "Presentation", "presentations", "run"]
+__all__ = ["BONA_FIDE", "PadReport", "Presentation", "interval95", "presentations", "run"]

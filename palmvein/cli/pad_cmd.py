@@ -38,11 +38,14 @@ def _table(summary: dict[str, Any]) -> Table:
     table.add_column("Most frequent reasons")
     per_kind = summary["per_kind"]
     for kind, info in per_kind.items():
-        rate = (
-            f"BPCER {_percent(summary['bpcer'])}"
-            if kind == BONA_FIDE
-            else f"APCER {_percent(summary['apcer'][kind])}"
-        )
+        if kind == BONA_FIDE:
+            rate, (low, high) = f"BPCER {_percent(summary['bpcer'])}", summary["bpcer_ci95"]
+        else:
+            rate, (low, high) = (
+                f"APCER {_percent(summary['apcer'][kind])}",
+                summary["apcer_ci95"][kind],
+            )
+        rate += f"\n(95 % CI {_percent(low)}-{_percent(high)})"
         variants = ", ".join(
             f"{v} {d['accepted']}/{d['presentations']}" for v, d in info["variants"].items()
         )
@@ -56,7 +59,7 @@ def save_score_plot(report: PadReport, path: Path) -> None:
     # A bare Figure renders with the Agg canvas: no pyplot, no global backend switch.
     from matplotlib.figure import Figure
 
-    fig = Figure(figsize=(8, 4.5))
+    fig = Figure(figsize=(9, 4.5))
     ax = fig.add_subplot()
     bins = [i / 40 for i in range(41)]
     for kind in [BONA_FIDE, *ATTACK_KINDS]:
@@ -70,7 +73,7 @@ def save_score_plot(report: PadReport, path: Path) -> None:
     ax.set_xlabel("liveness score (0 = attack, 1 = live)")
     ax.set_ylabel("presentations")
     ax.set_title("palmvein PAD on SIMULATED attacks (says nothing about real attacks)", fontsize=10)
-    ax.legend(loc="upper center")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
 

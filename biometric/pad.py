@@ -280,14 +280,14 @@ def measure(
         obj = _shrink(mask, factor) > 0.5
     else:
         obj, _threshold = _object_mask(gain)
-    m["object_fraction"] = float(obj.mean())
+    m["object_size"] = float(obj.mean())
     if obj.sum() < max(16, 0.005 * obj.size):
+        # Nothing the LED lights distinctly: the frame's typical gain is all there is.
         m["led_gain"] = float(np.median(gain))
         return m
     g_obj = gain[obj]
     median_gain = float(np.median(g_obj))
     m["led_gain"] = median_gain
-    m["object_size"] = float(obj.mean())
     m["solidity"] = float(obj.sum()) / max(1.0, float(_fill_holes(obj).sum()))
     m["specular"] = float(np.percentile(g_obj, 99.5)) / max(median_gain, 1.0)
 

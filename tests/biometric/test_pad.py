@@ -84,10 +84,12 @@ def test_read_only_frames_are_accepted(live_pairs: list[Pair]) -> None:
 
 def test_a_given_mask_replaces_the_led_gain_segmentation(live_pairs: list[Pair]) -> None:
     ambient, lit = live_pairs[2]
-    found = measure(ambient, lit)
-    given_mask = measure(ambient, lit, np.zeros(lit.shape, bool))
-    assert found["object_size"] > 0.05
-    assert np.isnan(given_mask["object_size"])  # an empty mask: nothing to score
+    found = score_frames(ambient, lit)
+    empty = score_frames(ambient, lit, np.zeros(lit.shape, bool))
+    assert found.metrics["object_size"] > 0.05 and found.is_live()
+    # An empty mask: nothing presented, so nothing lit by the LED.
+    assert empty.metrics["object_size"] == 0.0
+    assert {"no_led_response", "object_too_small"} <= set(empty.reasons)
 
 
 def test_one_frame_sent_twice_has_no_led_response(live_pairs: list[Pair]) -> None:

@@ -18,12 +18,17 @@ from palmvein.http.middleware import RequestContextMiddleware
 from palmvein.http.routes import audit, auth, health, staff
 from palmvein.problem import install_problem_handlers
 from payments import routes as payments_routes
+from payroll import routes as payroll_routes
 
 # Routers in the order they appear in the OpenAPI document; later packages append theirs.
 ROUTERS = (health.router, auth.router, staff.router, audit.router)
 # Domain routers are built from the request-session and role-guard dependencies, so the domain
 # packages stay free of the composition root.
-DOMAIN_ROUTERS = (matcher_routes.create_router, payments_routes.create_router)
+DOMAIN_ROUTERS = (
+    matcher_routes.create_router,
+    payments_routes.create_router,
+    payroll_routes.create_router,
+)
 
 
 def create_app(

@@ -24,7 +24,7 @@ from enrollment_ui.pages_persons import _config, _pool
 from enrollment_ui.web import PREFIX, render
 from matcher.routes import follower_for
 from matcher.service import MatcherService
-from palmvein.core.errors import FieldProblem, PermissionDenied, ValidationFailed
+from palmvein.core.errors import FieldProblem, NotFound, PermissionDenied, ValidationFailed
 from palmvein.core.money import Money
 from payments import counter, idempotency, ledger, service, statements
 from payments.models import Account, Operation
@@ -63,7 +63,8 @@ def merchant_of(request: Request, session: Session, principal: Any) -> Account:
     config: PagesConfig = _config(request)
     account_id = config.cashier_merchants.get(principal.username)
     if account_id is None:
-        raise PermissionDenied(
+        # Not a missing permission (the role is right) but a missing assignment.
+        raise NotFound(
             f"{principal.username} is not assigned to a merchant; ask an administrator")
     return ledger.get_account(session, account_id)
 

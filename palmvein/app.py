@@ -15,6 +15,7 @@ from palmvein.core.settings import Settings
 from palmvein.http.auth import DbSession, require_roles
 from palmvein.http.metrics import HttpMetrics
 from palmvein.http.middleware import RequestContextMiddleware
+from palmvein.http.pages import mount_pages
 from palmvein.http.routes import audit, auth, health, staff
 from palmvein.problem import install_problem_handlers
 from payments import routes as payments_routes
@@ -56,6 +57,8 @@ def create_app(
         app.include_router(router)
     for factory in DOMAIN_ROUTERS:
         app.include_router(factory(DbSession, require_roles))
+    # Web pages (enrollment_ui) under /ui, on the same sessions, roles and error table.
+    mount_pages(app)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app
 

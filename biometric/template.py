@@ -13,7 +13,7 @@ from biometric.errors import TemplateFormatError
 
 #: Current algorithm: competitive code, 2 scales (18, 30 px) x 6 orientations, 4 px cells.
 #: v2: wavelengths 18 and 30 px instead of 14 and 24 (simulated contactless EER 0.84 -> 0.50 %).
-ALGORITHM = "compcode-2s6o-c4-v2"
+ALGORITHM = "compcode-2s6o-c4-v3"
 FORMAT_VERSION = 1
 MAGIC = b"PVT"
 MAX_BYTES = 4096

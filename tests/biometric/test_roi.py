@@ -8,6 +8,7 @@ import pytest
 
 from biometric import QualityError, RoiError, palm_roi
 from biometric.keypoints import finger_valleys
+from biometric.roi import CONTACT_FRAME_FRACTION, SIDE_FACTOR
 from biometric.segmentation import segment_hand, working_scale
 from capture.simulated import SimulatedCapture, SimulatedSensor
 
@@ -92,6 +93,15 @@ def test_pegged_palms_give_a_roi(pegged_captures: list[SimulatedCapture]) -> Non
     for cap in pegged_captures:
         roi = palm_roi(cap.image)
         assert angle_error(roi.angle, cap.roi_angle_deg) < 8.0
+
+
+def test_pegged_palms_take_the_device_scale(pegged_captures: list[SimulatedCapture]) -> None:
+    # A pegged device images every palm at one distance: the ROI side is the same for every
+    # capture and every person, not re-measured from valleys that move with the pegs.
+    for cap in pegged_captures:
+        roi = palm_roi(cap.image)
+        expected = SIDE_FACTOR * CONTACT_FRAME_FRACTION * min(cap.image.shape)
+        assert roi.side == pytest.approx(expected)
 
 
 def test_a_palm_cut_by_the_bottom_edge_is_refused(contactless: SimulatedSensor) -> None:

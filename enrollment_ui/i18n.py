@@ -13,6 +13,7 @@ readers expect.
 
 from __future__ import annotations
 
+import copy
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from babel import Locale
 from babel.dates import format_date, format_datetime
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
-from babel.numbers import format_currency, format_decimal
+from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 from palmvein.core.money import Money, currency_exponent
@@ -95,8 +96,15 @@ class Language:
         return gettext
 
     def money(self, amount: Money) -> str:
-        major = Decimal(amount.minor).scaleb(-currency_exponent(amount.currency))
-        return format_currency(major, amount.currency, locale=self.locale)
+        """The amount with exactly the ISO 4217 minor digits of its currency (CLDR's own digits
+        differ for some: it shows the Syrian pound without piastres, which would hide money)."""
+        digits = currency_exponent(amount.currency)
+        major = Decimal(amount.minor).scaleb(-digits)
+        pattern = copy.copy(self.locale.currency_formats["standard"])
+        pattern.frac_prec = (digits, digits)
+        text: str = pattern.apply(major, self.locale, currency=amount.currency,
+                                  currency_digits=False)
+        return text
 
     def number(self, value: float, digits: int = 0) -> str:
         pattern = "#,##0" + ("." + "0" * digits if digits else "")

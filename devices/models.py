@@ -66,9 +66,7 @@ class PayPoint(Base):
 class Device(Base):
     __tablename__ = "dev_devices"
     __table_args__ = (
-        CheckConstraint(
-            "kind IN ('scanner', 'counter_terminal', 'pay_point')", name="known_kind"
-        ),
+        CheckConstraint("kind IN ('scanner', 'counter_terminal', 'pay_point')", name="known_kind"),
         CheckConstraint(_BINDING_RULE, name="binding_matches_kind"),
     )
 
@@ -79,9 +77,7 @@ class Device(Base):
     merchant_account_id: Mapped[int | None] = mapped_column(
         BigId, ForeignKey("pay_accounts.id"), index=True
     )
-    pay_point_id: Mapped[int | None] = mapped_column(
-        ForeignKey("dev_pay_points.id"), index=True
-    )
+    pay_point_id: Mapped[int | None] = mapped_column(ForeignKey("dev_pay_points.id"), index=True)
     registered_at: Mapped[datetime] = mapped_column(UtcDateTime())
     registered_by: Mapped[str] = mapped_column(String(200))
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())

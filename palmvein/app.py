@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
 import palmvein
+from devices import routes as devices_routes
 from matcher import routes as matcher_routes
 from palmvein.core.db import create_db_engine, create_session_factory, utcnow
 from palmvein.core.settings import Settings
@@ -27,7 +29,9 @@ ROUTERS = (health.router, auth.router, staff.router, audit.router)
 # packages stay free of the composition root.
 DOMAIN_ROUTERS = (
     matcher_routes.create_router,
-    payments_routes.create_router,
+    # Counter routes are signed by terminals: payments receives the device guard, not devices.
+    partial(payments_routes.create_router, require_device=devices_routes.require_device),
+    devices_routes.create_router,
     payroll_routes.create_router,
 )
 
@@ -59,6 +63,8 @@ def create_app(
         app.include_router(factory(DbSession, require_roles))
     # Web pages (enrollment_ui) under /ui, on the same sessions, roles and error table.
     mount_pages(app)
+    # Device-signed requests: the body digest is taken before FastAPI consumes form bodies.
+    app.add_middleware(devices_routes.SignedBodyDigest)
     app.add_middleware(RequestContextMiddleware, metrics=app.state.metrics)
     return app
 

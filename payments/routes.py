@@ -5,7 +5,13 @@ built from them (as the matcher's is)::
 
     from payments.routes import create_router
     from palmvein.http.auth import DbSession, require_roles
-    app.include_router(create_router(DbSession, require_roles))
+    from devices.routes import require_device
+    app.include_router(create_router(DbSession, require_roles, require_device=require_device))
+
+The ``/payments/counter/...`` routes are made by counter terminals, not staff: each request is
+signed by the terminal (``require_device("counter_terminal")`` yields the verified device), and
+the merchant is the one the terminal is bound to, never one named in the request. Payments
+imports nothing from devices; the guard is injected.
 
 Every POST that moves money needs an ``Idempotency-Key`` header: a retry with the same key and
 body gets the stored response (``Idempotent-Replayed: true``) and moves nothing; the same key
@@ -138,9 +144,16 @@ def _account_out(session: Session, account: Account) -> AccountOut:
     return AccountOut.of(account, ledger.balance_of(session, account.id))
 
 
-def create_router(db_session: Any, require_roles: Callable[..., Any]) -> APIRouter:
-    """The payments router, given the request-session and role-guard dependencies."""
+def create_router(
+    db_session: Any, require_roles: Callable[..., Any], *, require_device: Callable[..., Any]
+) -> APIRouter:
+    """The payments router, given the request-session, role-guard and device-guard dependencies.
+
+    ``require_device(kind)`` must return a dependency that admits only requests signed by a
+    device of that kind and yields it (``merchant_account_id``, ``actor``, ``refuse(message)``).
+    """
     router = APIRouter(prefix="/payments", tags=["payments"])
+    terminals = require_device("counter_terminal")
     tellers = require_roles(Role.MERCHANT_CASHIER, Role.ADMIN)
     admins = require_roles(Role.ADMIN)
     readers = require_roles(Role.MERCHANT_CASHIER, Role.AUDITOR, Role.ADMIN)
@@ -464,29 +477,48 @@ def create_router(db_session: Any, require_roles: Callable[..., Any]) -> APIRout
             account_id=account_id,
         )
 
+    # -- the counter: requests signed by the merchant's terminal ------------------------------
+
+    def _own_sale(session: Session, terminal: Any, operation_id: uuid.UUID) -> None:
+        sale = service.get_operation(session, operation_id)
+        if sale.payee_account_id != terminal.merchant_account_id:
+            raise terminal.refuse(
+                f"sale {operation_id} was not made for this terminal's merchant account"
+            )
+
     @router.post("/counter/purchases", status_code=201, responses=created)
     def counter_purchase(
         request: Request,
         session: db_session,
-        principal: Annotated[Any, tellers],
+        terminal: Annotated[Any, terminals],
         key: IdempotencyKey,
         image: Annotated[UploadFile, File(description="NIR palm image of the payer")],
-        merchant_account_id: Annotated[int, Form()],
         amount: Annotated[str, Form(pattern=AMOUNT_PATTERN)],
         currency: Annotated[str, Form(pattern=CURRENCY_PATTERN)],
         pin: Annotated[str | None, Form(max_length=6)] = None,
         client_reference: Annotated[str | None, Form(min_length=1, max_length=100)] = None,
+        merchant_account_id: Annotated[
+            int | None,
+            Form(description="Optional check: refused (403) unless it is the terminal's own."),
+        ] = None,
     ) -> JSONResponse:
         """Palm purchase: identify the payer, check the PIN above the threshold, hold, capture.
 
-        A declined sale (no match, ambiguous, PIN) is a 422 problem with a ``reason``; it is
-        stored under the Idempotency-Key like a success, so a retry neither pays nor counts
-        another wrong PIN.
+        Signed by a counter terminal; the sale is for the terminal's merchant. A declined sale
+        (no match, ambiguous, PIN) is a 422 problem with a ``reason``; it is stored under the
+        Idempotency-Key like a success, so a retry neither pays nor counts another wrong PIN.
         """
+        if merchant_account_id is not None and merchant_account_id != terminal.merchant_account_id:
+            raise terminal.refuse(
+                f"this terminal sells for merchant account {terminal.merchant_account_id}, "
+                f"not {merchant_account_id}"
+            )
+        merchant: int = terminal.merchant_account_id
+        principal = terminal
         data = image.file.read()
         price = Money.of(amount, currency)
         request_data = {
-            "merchant_account_id": merchant_account_id,
+            "merchant_account_id": merchant,
             "amount": amount,
             "currency": currency,
             "client_reference": client_reference,
@@ -501,7 +533,7 @@ def create_router(db_session: Any, require_roles: Callable[..., Any]) -> APIRout
                 session,
                 _policy(request),
                 decision=decision,
-                merchant_account_id=merchant_account_id,
+                merchant_account_id=merchant,
                 amount=price,
                 pin=pin,
                 initiator=principal.actor,
@@ -530,6 +562,65 @@ def create_router(db_session: Any, require_roles: Callable[..., Any]) -> APIRout
             action=action,
         )
         return _stored_response(outcome)
+
+    @router.post("/counter/purchases/{operation_id}/void", status_code=201, responses=created)
+    def counter_void(
+        operation_id: uuid.UUID,
+        body: ReferenceIn,
+        request: Request,
+        session: db_session,
+        terminal: Annotated[Any, terminals],
+        key: IdempotencyKey,
+    ) -> JSONResponse:
+        """Void one of this terminal's merchant's sales, same business day, before settlement."""
+        _own_sale(session, terminal, operation_id)
+        return _idempotent(
+            request,
+            session,
+            terminal,
+            key,
+            "counter_void",
+            body,
+            lambda: service.void_purchase(
+                session,
+                _policy(request),
+                operation_id=operation_id,
+                initiator=terminal.actor,
+                now=_now(request),
+                client_reference=body.client_reference,
+            ),
+            operation_id=str(operation_id),
+        )
+
+    @router.post("/counter/purchases/{operation_id}/refunds", status_code=201, responses=created)
+    def counter_refund(
+        operation_id: uuid.UUID,
+        body: AmountIn,
+        request: Request,
+        session: db_session,
+        terminal: Annotated[Any, terminals],
+        key: IdempotencyKey,
+    ) -> JSONResponse:
+        """Refund part or all of one of this terminal's merchant's sales."""
+        _own_sale(session, terminal, operation_id)
+        return _idempotent(
+            request,
+            session,
+            terminal,
+            key,
+            "counter_refund",
+            body,
+            lambda: service.refund_purchase(
+                session,
+                _policy(request),
+                operation_id=operation_id,
+                amount=body.money(),
+                initiator=terminal.actor,
+                now=_now(request),
+                client_reference=body.client_reference,
+            ),
+            operation_id=str(operation_id),
+        )
 
     # -- questions -----------------------------------------------------------------------------
 

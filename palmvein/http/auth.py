@@ -3,6 +3,8 @@
 Every API route declares who may call it, with exactly one of:
 
 - ``require_roles(Role.ADMIN, ...)``: a signed-in staff user holding at least one listed role;
+- ``require_device(kind, ...)`` (``devices.routes``): a request signed by a registered device of
+  one of those kinds (terminals; no staff token is involved);
 - ``public()``: anyone (health checks, login itself).
 
 The declaration is a FastAPI dependency that also records itself on the route, so
@@ -28,6 +30,7 @@ from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.routing import BaseRoute
 
+from devices.routes import DeviceGuard
 from palmvein.core.errors import AuthenticationFailed, PermissionDenied
 from palmvein.core.security.roles import ALL_ROLES, Role
 from palmvein.core.security.tokens import TokenKind, csrf_matches, read_token
@@ -220,11 +223,13 @@ def api_routes(routes: Sequence[BaseRoute]) -> Iterator[APIRoute]:
 class RouteAccess:
     public: bool
     roles: frozenset[Role]
+    # Non-empty for a device-signed route: the device kinds it admits (then ``roles`` is empty).
+    device_kinds: frozenset[str] = frozenset()
 
 
 def _guards(dependant: Any) -> Iterator[Any]:
     for dependency in dependant.dependencies:
-        if isinstance(dependency.call, RoleGuard | PublicMarker):
+        if isinstance(dependency.call, RoleGuard | PublicMarker | DeviceGuard):
             yield dependency.call
         yield from _guards(dependency)
 
@@ -232,13 +237,22 @@ def _guards(dependant: Any) -> Iterator[Any]:
 def route_access(route: APIRoute) -> RouteAccess | None:
     """What the route declared, or None if it declared nothing (a bug the tests catch).
 
-    Raises ValueError if a route declares itself both public and protected.
+    Raises ValueError if a route declares itself both public and protected, or both
+    device-signed and anything else.
     """
     guards = list(_guards(route.dependant))
     markers = [g for g in guards if isinstance(g, PublicMarker)]
     role_guards = [g for g in guards if isinstance(g, RoleGuard)]
+    device_guards = [g for g in guards if isinstance(g, DeviceGuard)]
     if markers and role_guards:
         raise ValueError(f"route {route.path} is declared both public and role-protected")
+    if device_guards and (markers or role_guards):
+        raise ValueError(f"route {route.path} is declared both device-signed and staff/public")
+    if device_guards:
+        kinds = frozenset.intersection(
+            *(frozenset(k.value for k in g.device_kinds) for g in device_guards)
+        )
+        return RouteAccess(public=False, roles=frozenset(), device_kinds=kinds)
     if markers:
         return RouteAccess(public=True, roles=frozenset())
     if not role_guards:

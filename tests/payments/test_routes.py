@@ -12,6 +12,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from devices.routes import require_device
+from devices.signing import RequestSigner
 from palmvein.core.security.roles import Role
 from palmvein.http.auth import DbSession, require_roles
 from payments import idempotency
@@ -25,7 +27,7 @@ from .conftest import POLICY
 def app(app: FastAPI) -> FastAPI:
     # Until the composition root registers the router itself.
     if not any(getattr(r, "path", "").startswith("/payments") for r in app.routes):
-        app.include_router(create_router(DbSession, require_roles))
+        app.include_router(create_router(DbSession, require_roles, require_device=require_device))
     app.state.payments_policy = POLICY
     return app
 
@@ -257,6 +259,16 @@ def test_counter_purchase_by_palm_with_pin_and_stored_declines(
 ) -> None:
     from dataclasses import dataclass
 
+    # The shop's till: registered by an admin, then every sale is signed with its key.
+    registered = api.client.post(
+        "/devices",
+        json={"kind": "counter_terminal", "label": "till", "merchant_account_id": accounts["shop"]},
+        headers=api.admin,
+    )
+    assert registered.status_code == 201, registered.text
+    key = registered.json()["key"]
+    till = RequestSigner(key["key_id"], key["secret"], clock=lambda: app.state.clock().timestamp())
+
     @dataclass(frozen=True)
     class Decision:
         outcome: str
@@ -266,15 +278,19 @@ def test_counter_purchase_by_palm_with_pin_and_stored_declines(
     app.state.payments_identify = lambda session, image: palms[image]
 
     def sell(image: bytes, amount: str, key: str, pin: str | None = None) -> Any:
-        form = {"merchant_account_id": str(accounts["shop"]), "amount": amount, "currency": "DZD"}
+        form = {"amount": amount, "currency": "DZD"}
         if pin is not None:
             form["pin"] = pin
-        return api.client.post(
+        request = api.client.build_request(
+            "POST",
             "/payments/counter/purchases",
             data=form,
             files={"image": ("palm.png", image, "image/png")},
-            headers={**api.cashier, "Idempotency-Key": key},
+            headers={"Idempotency-Key": key},
         )
+        body = request.read()
+        request.headers.update(till.headers("POST", "/payments/counter/purchases", body))
+        return api.client.send(request)
 
     approved = sell(b"amina-palm", "120", "c1")
     assert approved.status_code == 201, approved.text

@@ -46,7 +46,10 @@ def test_openapi_document_lists_the_routes(app: FastAPI, client: TestClient) -> 
     assert "/auth/token" in schema["paths"]
     assert "/readyz" in schema["paths"]
     # The /docs "Authorize" button signs in with the password flow against /auth/token.
-    [scheme] = schema["components"]["securitySchemes"].values()
+    schemes = schema["components"]["securitySchemes"]
+    [scheme] = [s for s in schemes.values() if s["type"] == "oauth2"]
+    # Terminals sign their requests instead (devices/README.md).
+    assert schemes["PalmveinDeviceSignature"]["name"] == "X-Palmvein-Key-Id"
     assert scheme["flows"]["password"]["tokenUrl"] == "/auth/token"
     assert schema["paths"]["/staff-users"]["get"]["security"]
     assert "security" not in schema["paths"]["/healthz"]["get"]

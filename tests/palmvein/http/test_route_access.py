@@ -29,7 +29,16 @@ _ROUTES = list(api_routes(create_app(Settings(_env_file=None)).routes))
 _PROTECTED = [
     (method, route.path)
     for route in _ROUTES
-    if (access := route_access(route)) is not None and not access.public
+    if (access := route_access(route)) is not None
+    and not access.public
+    and not access.device_kinds
+    for method in sorted(route.methods)
+]
+# Routes only a registered device may call, by a signed request (devices.routes.require_device).
+_DEVICE_SIGNED = [
+    (method, route.path)
+    for route in _ROUTES
+    if (access := route_access(route)) is not None and access.device_kinds
     for method in sorted(route.methods)
 ]
 
@@ -162,3 +171,39 @@ def test_including_a_router_with_a_prefix_is_refused_rather_than_misread() -> No
         pytest.skip("this FastAPI copies included routes with their prefix; nothing to refuse")
     with pytest.raises(ValueError, match="without prefix"):
         list(api_routes(app.routes))
+
+
+def test_the_device_signed_routes_are_known() -> None:
+    assert ("POST", "/payments/counter/purchases") in _DEVICE_SIGNED
+    assert ("POST", "/devices/heartbeat") in _DEVICE_SIGNED
+
+
+@pytest.mark.parametrize(("method", "path"), _DEVICE_SIGNED)
+def test_an_unsigned_request_to_a_device_route_is_401(
+    client: TestClient,
+    make_staff: Callable[..., int],
+    bearer: Callable[[int], dict[str, str]],
+    method: str,
+    path: str,
+) -> None:
+    # Neither nothing nor a staff token (even an admin's) stands in for a device signature.
+    admin = bearer(make_staff("signed.route.admin", *Role))
+    for headers in ({}, admin):
+        response = client.request(method, _concrete(path), headers=headers)
+        assert response.status_code == 401, response.text
+        assert response.headers["content-type"] == "application/problem+json"
+        assert response.headers["www-authenticate"] == "PALMVEIN-HMAC-SHA256"
+
+
+def test_a_route_both_device_signed_and_role_protected_is_refused() -> None:
+    from devices.routes import require_device
+
+    router = APIRouter()
+
+    @router.post("/mixed", dependencies=[require_device("scanner"), require_roles(Role.ADMIN)])
+    def mixed() -> None:
+        return None
+
+    [route] = api_routes(router.routes)
+    with pytest.raises(ValueError, match="both device-signed"):
+        route_access(route)

@@ -220,3 +220,40 @@ class Release(Base):
     released_by: Mapped[str] = mapped_column(String(200))
     supervisor_override_reason: Mapped[str | None] = mapped_column(String(500))
     transaction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pay_transactions.id"))
+
+
+class AttemptOutcome(StrEnum):
+    RELEASED = "released"
+    NO_MATCH = "no_match"
+    AMBIGUOUS = "ambiguous"
+    WRONG_PERSON = "wrong_person"
+    NOT_ENROLLED = "not_enrolled"
+    NOTHING_HELD = "nothing_held"
+    WRONG_PAY_POINT = "wrong_pay_point"
+
+
+class ReleaseAttempt(Base):
+    """Every palm presented at a pay point to claim a salary, matched or not.
+
+    Failed attempts are the evidence a supervisor's manual release rests on, and what an auditor
+    reads to see who keeps failing (or who keeps trying someone else's salary).
+    """
+
+    __tablename__ = "payroll_release_attempts"
+    __table_args__ = (
+        CheckConstraint(f"outcome IN ({_in(AttemptOutcome)})", name="known_outcome"),
+        Index("ix_payroll_release_attempts_claimed_at", "claimed_employee_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    device_id: Mapped[str] = mapped_column(String(100))
+    pay_point: Mapped[str] = mapped_column(String(40))
+    cashier: Mapped[str] = mapped_column(String(200))
+    claimed_employee_id: Mapped[int | None] = mapped_column(ForeignKey("payroll_employees.id"))
+    matched_subject_id: Mapped[str | None] = mapped_column(String(36))
+    outcome: Mapped[str] = mapped_column(String(20))
+    # Scores as text with fixed decimals, like the audit log: exact to read back, no float drift.
+    score: Mapped[str | None] = mapped_column(String(12))
+    threshold: Mapped[str | None] = mapped_column(String(12))
+    releases: Mapped[int] = mapped_column(Integer())

@@ -70,7 +70,10 @@ def test_pain001_is_valid_and_grouped_by_bank(
         amounts = [Decimal(a.text) for a in block.iterfind(".//p:InstdAmt", namespaces=NS)]
         assert Decimal(block.findtext("p:CtrlSum", namespaces=NS)) == sum(amounts)
         assert block.findtext("p:NbOfTxs", namespaces=NS) == str(len(amounts))
-    names = [t.findtext("p:Cdtr/p:Nm", namespaces=NS) for t in doc.iter(f"{{{PAIN001_NAMESPACE}}}CdtTrfTxInf")]
+    names = [
+        t.findtext("p:Cdtr/p:Nm", namespaces=NS)
+        for t in doc.iter(f"{{{PAIN001_NAMESPACE}}}CdtTrfTxInf")
+    ]
     assert "Youcef Échantillon" not in names
 
 
@@ -137,8 +140,13 @@ def test_control_sums_are_exact(specs: list[tuple[int, int, bool]]) -> None:
     assert sum(amounts) * 100 == expected
     assert header.findtext("p:NbOfTxs", namespaces=NS) == str(len(amounts))
     groups = bank_transfers(payslips)
-    assert len(groups) == len({p.employee.account.bank_key for p in payslips
-                               if p.channel is PaymentChannel.BANK and p.employee.account})
+    assert len(groups) == len(
+        {
+            p.employee.account.bank_key
+            for p in payslips
+            if p.channel is PaymentChannel.BANK and p.employee.account
+        }
+    )
 
 
 def test_problems_are_reported_together(employer: Employer, run: list[Payslip]) -> None:
@@ -153,8 +161,13 @@ def test_problems_are_reported_together(employer: Employer, run: list[Payslip]) 
 
 def test_nothing_to_pay_and_naive_time_are_refused(employer: Employer, run: list[Payslip]) -> None:
     with pytest.raises(DocumentInputInvalid, match="pain.001") as caught:
-        pain001_xml(employer, [run[3]], message_id="M1", created_at=datetime(2026, 11, 25),
-                    execution_date=date(2026, 11, 28))
+        pain001_xml(
+            employer,
+            [run[3]],
+            message_id="M1",
+            created_at=datetime(2026, 11, 25),
+            execution_date=date(2026, 11, 28),
+        )
     fields = {p.field for p in caught.value.problems}
     assert fields == {"payslips", "created_at"}
 

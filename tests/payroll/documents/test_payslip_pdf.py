@@ -109,8 +109,9 @@ def test_renders_with_poppler(employer: Employer, run: list[Payslip], tmp_path: 
 
     pdf = tmp_path / "ar.pdf"
     pdf.write_bytes(payslip_pdf(employer, run[0], "ar"))
-    subprocess.run(["pdftoppm", "-r", "50", "-png", "-singlefile", str(pdf), str(tmp_path / "ar")],
-                   check=True)
+    subprocess.run(
+        ["pdftoppm", "-r", "50", "-png", "-singlefile", str(pdf), str(tmp_path / "ar")], check=True
+    )
     image = imread(tmp_path / "ar.png")
     ink = image[..., :3].mean(axis=2) < 0.5
     title_band = ink[: ink.shape[0] // 12]
@@ -126,8 +127,9 @@ def test_poppler_reads_arabic_lines_in_logical_order(
 ) -> None:
     pdf = tmp_path / "ar.pdf"
     pdf.write_bytes(payslip_pdf(employer, run[0], "ar"))
-    out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(pdf), "-"], check=True,
-                         capture_output=True, text=True).stdout
+    out = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(pdf), "-"], check=True, capture_output=True, text=True
+    ).stdout
     # Poppler wraps direction runs in bidi embedding marks; drop them to compare the letters.
     text = " ".join("".join(ch for ch in out if ch not in "\u202a\u202b\u202c").split())
     assert "كشف الراتب — نوفمبر 2026" in text

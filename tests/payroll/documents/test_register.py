@@ -55,8 +55,10 @@ def test_csv(run: list[Payslip]) -> None:
     assert header[5:8] == ["earning:SB", "earning:IEP", "earning:PRI"]
     assert len(body) == len(run) and total[0] == "TOTAL"
     net = header.index("net")
-    assert Decimal(total[net]) == sum(Decimal(r[net]) for r in body) == sum(
-        p.net.to_decimal() for p in run
+    assert (
+        Decimal(total[net])
+        == sum(Decimal(r[net]) for r in body)
+        == sum(p.net.to_decimal() for p in run)
     )
     for column in range(5, net + 1):  # every money column is totalled
         assert Decimal(total[column]) == sum(Decimal(r[column]) for r in body)
@@ -82,8 +84,9 @@ def test_pdf_is_landscape_paginated_with_totals(employer: Employer) -> None:
 
 
 def test_arabic_pdf(employer: Employer, run: list[Payslip]) -> None:
-    text = " ".join(PdfReader(io.BytesIO(register_pdf(employer, run, "ar"))).pages[0]
-                    .extract_text().split())
+    text = " ".join(
+        PdfReader(io.BytesIO(register_pdf(employer, run, "ar"))).pages[0].extract_text().split()
+    )
     assert "سجل الأجور" in text and "سميرة مثال" in text and "المجموع" in text
 
 

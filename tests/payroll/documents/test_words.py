@@ -46,7 +46,10 @@ def test_french(amount: Money, expected: str) -> None:
         (dzd(1_000_000), "one million Algerian dinars"),
         (dzd(2500, 50), "two thousand five hundred Algerian dinars and fifty centimes"),
         (dzd(0, 1), "one centime"),
-        (Money(250_075, "MAD"), "two thousand five hundred Moroccan dirhams and seventy-five centimes"),
+        (
+            Money(250_075, "MAD"),
+            "two thousand five hundred Moroccan dirhams and seventy-five centimes",
+        ),
         (Money(100, "SYP"), "one Syrian pound"),
         (Money(1_001, "SYP"), "ten Syrian pounds and one piastre"),
     ],

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
@@ -28,6 +28,7 @@ from payroll.structures import Liability
 OWNER = "payroll"
 NET_OWNER = "payroll_net"
 FUNDING_ID = "employer"
+_UPSERT_CHUNK = 1000  # 8 parameters a row: well under the drivers' limits
 
 
 def upsert_accounts(session: Session, rows: list[dict[str, object]]) -> None:
@@ -35,12 +36,13 @@ def upsert_accounts(session: Session, rows: list[dict[str, object]]) -> None:
         return
     dialect = session.get_bind().dialect.name
     insert_for = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    session.execute(
-        insert_for(Account).on_conflict_do_nothing(
-            index_elements=["owner_type", "owner_id", "kind", "currency"]
-        ),
-        rows,
-    )
+    # One multi-row INSERT per chunk, not one statement per account.
+    for start in range(0, len(rows), _UPSERT_CHUNK):
+        session.execute(
+            insert_for(Account)
+            .values(rows[start : start + _UPSERT_CHUNK])
+            .on_conflict_do_nothing(index_elements=["owner_type", "owner_id", "kind", "currency"])
+        )
 
 
 def account_row(
@@ -93,6 +95,20 @@ def liability_accounts(session: Session, currency: str, now: datetime) -> dict[L
     }
 
 
+_PG_FIND_NET = text(
+    "SELECT a.owner_id, a.id FROM unnest(CAST(:owners AS varchar[])) AS o(owner_id) "
+    "JOIN pay_accounts AS a ON a.owner_type = :owner_type AND a.owner_id = o.owner_id "
+    "AND a.kind = :kind AND a.currency = :currency"
+)
+_PG_OPEN_NET = text(
+    "INSERT INTO pay_accounts (owner_type, owner_id, kind, currency, "
+    "may_go_negative, balance, held, created_at) "
+    "SELECT :owner_type, o, :kind, :currency, false, 0, 0, :now "
+    "FROM unnest(CAST(:owners AS varchar[])) AS o "
+    "ON CONFLICT (owner_type, owner_id, kind, currency) DO NOTHING"
+)
+
+
 def net_accounts(
     session: Session, employee_ids: Iterable[int], currency: str, now: datetime
 ) -> dict[int, int]:
@@ -100,6 +116,21 @@ def net_accounts(
     owners = [str(i) for i in employee_ids]
     if not owners:
         return {}
+    if session.get_bind().dialect.name == "postgresql":
+        # Array parameters: one statement each, and a join the planner serves from the unique
+        # index (a long IN list turned into a sequential scan once the table grew).
+        params = {
+            "owner_type": NET_OWNER,
+            "kind": AccountKind.WALLET.value,
+            "currency": currency,
+            "owners": owners,
+        }
+        found = {owner: account_id for owner, account_id in session.execute(_PG_FIND_NET, params)}
+        if len(found) < len(owners):
+            missing = [o for o in owners if o not in found]
+            session.execute(_PG_OPEN_NET, {**params, "owners": missing, "now": now})
+            found = {owner: id_ for owner, id_ in session.execute(_PG_FIND_NET, params)}
+        return {int(owner): account_id for owner, account_id in found.items()}
     query = select(Account.owner_id, Account.id).where(
         Account.owner_type == NET_OWNER,
         Account.kind == AccountKind.WALLET.value,

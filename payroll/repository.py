@@ -116,15 +116,19 @@ def lock_run(session: Session, run_id: int) -> PayrollRun | None:
 
 
 def unposted_payslips(session: Session, run_id: int, limit: int) -> list[Payslip]:
-    """Payable payslips of the run without a payment yet (the posting marker), by employee."""
+    """Payable payslips of the run without a payment yet (the posting marker), by employee.
+
+    Batches post in employee order and commit whole, so the posted employees are exactly those
+    up to the highest one with a payment: the search starts after it instead of re-reading the
+    whole posted part of the run every batch. The NOT EXISTS keeps the answer right regardless.
+    """
+    last = session.scalar(select(func.max(Payment.employee_id)).where(Payment.run_id == run_id))
     posted = select(Payment.id).where(
         Payment.run_id == run_id, Payment.employee_id == Payslip.employee_id
     )
-    return list(
-        session.scalars(
-            select(Payslip)
-            .where(Payslip.run_id == run_id, Payslip.payable.is_(True), ~posted.exists())
-            .order_by(Payslip.employee_id)
-            .limit(limit)
-        )
+    query = select(Payslip).where(
+        Payslip.run_id == run_id, Payslip.payable.is_(True), ~posted.exists()
     )
+    if last is not None:
+        query = query.where(Payslip.employee_id > last)
+    return list(session.scalars(query.order_by(Payslip.employee_id).limit(limit)))

@@ -32,6 +32,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import bindparam, delete, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from palmvein.core import audit
@@ -69,6 +70,7 @@ from payroll.structures import Payslip as ComputedPayslip
 Progress = Callable[[int], None]
 _PERIOD = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
 DEFAULT_BATCH = 1000
+LEDGER_CHUNK = 100  # employees per ledger transaction
 _INSERT_CHUNK = 2000
 
 
@@ -281,6 +283,15 @@ def _line_json(slip: ComputedPayslip) -> str:
     )
 
 
+def _cached_lines(slip: ComputedPayslip | None, cache: dict[int, str]) -> str:
+    if slip is None:
+        return "[]"
+    found = cache.get(id(slip))
+    if found is None:
+        found = cache[id(slip)] = _line_json(slip)
+    return found
+
+
 def _evaluate(
     employee: Employee,
     structure: Structure | None,
@@ -348,6 +359,7 @@ def compute_run(
     paid = repository.live_payment_employee_ids(session, run.period, excluding_run=run.id)
     session.execute(delete(Payslip).where(Payslip.run_id == run.id))
     cache: dict[tuple[Any, ...], ComputedPayslip] = {}
+    lines_json: dict[int, str] = {}  # by id() of a cached payslip: equal payslips, one JSON
     rows: list[dict[str, Any]] = []
     for employee in employees:
         slip, problems = _evaluate(
@@ -367,7 +379,7 @@ def compute_run(
                 "deductions": slip.deductions if slip else 0,
                 "employer_contributions": slip.employer_contributions if slip else 0,
                 "net": slip.net if slip else 0,
-                "lines": _line_json(slip) if slip else "[]",
+                "lines": _cached_lines(slip, lines_json),
                 "problems": json.dumps(
                     [{"kind": p.kind.value, "message": p.message} for p in problems],
                     ensure_ascii=False,
@@ -558,28 +570,26 @@ def post_batch(
     if not payslips:
         return 0
     employee_ids = [slip.employee_id for slip in payslips]
-    clash = repository.live_payment_employee_ids(session, run.period) & set(employee_ids)
-    if clash:
-        numbers = session.scalars(
-            select(Employee.employee_number).where(Employee.id.in_(sorted(clash)))
-        )
-        raise AlreadyPaidForPeriod(
-            f"already paid for {run.period}: {', '.join(numbers)}; recompute the run"
-        )
     funding = booking.funding_account(session, run.currency, now)
     liabilities = booking.liability_accounts(session, run.currency, now)
     nets = booking.net_accounts(session, employee_ids, run.currency, now)
-    legs, loans = _gross_to_net_legs(payslips, run.currency, funding, liabilities, nets, 1)
-    transaction = ledger.post(
-        session,
-        legs,
-        kind="payroll_post",
-        description=f"payroll {run.period} run {run.id}: {len(payslips)} employees",
-        now=now,
-    )
-    session.execute(
-        insert(Payment),
-        [
+    payments: list[dict[str, Any]] = []
+    loans: dict[int, list[tuple[str, int]]] = {}
+    # Several ledger transactions per database transaction: the ledger checks each one's balance
+    # by summing its postings (at insert and again at COMMIT, per posting), so one transaction of
+    # a thousand postings would cost a million row reads; a hundred employees each keeps it small.
+    for start in range(0, len(payslips), LEDGER_CHUNK):
+        chunk = payslips[start : start + LEDGER_CHUNK]
+        legs, chunk_loans = _gross_to_net_legs(chunk, run.currency, funding, liabilities, nets, 1)
+        loans.update(chunk_loans)
+        transaction = ledger.post(
+            session,
+            legs,
+            kind="payroll_post",
+            description=f"payroll {run.period} run {run.id}: {len(chunk)} employees",
+            now=now,
+        )
+        payments.extend(
             {
                 "run_id": run.id,
                 "employee_id": slip.employee_id,
@@ -591,9 +601,17 @@ def post_batch(
                 "status": PaymentStatus.HELD.value,
                 "posted_at": now,
             }
-            for slip in payslips
-        ],
-    )
+            for slip in chunk
+        )
+    try:
+        with session.begin_nested():
+            session.execute(insert(Payment), payments)
+    except IntegrityError:
+        # The unique (employee, period) index: someone in this batch was paid for the period by
+        # another run since this one was computed. Nothing of the batch is kept.
+        raise AlreadyPaidForPeriod(
+            f"an employee of this batch is already paid for {run.period}; recompute run {run.id}"
+        ) from None
     _apply_loans(session, loans, -1)
     return len(payslips)
 
@@ -679,8 +697,8 @@ def cancel_run(
             slip.employee_id: slip
             for slip in session.scalars(select(Payslip).where(Payslip.run_id == run.id))
         }
-        for start in range(0, len(payments), DEFAULT_BATCH):
-            chunk = payments[start : start + DEFAULT_BATCH]
+        for start in range(0, len(payments), LEDGER_CHUNK):
+            chunk = payments[start : start + LEDGER_CHUNK]
             nets = {p.employee_id: p.net_account_id for p in chunk}
             legs, loans = _gross_to_net_legs(
                 [slips[p.employee_id] for p in chunk], run.currency, funding, liabilities, nets, -1

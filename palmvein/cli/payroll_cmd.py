@@ -417,3 +417,104 @@ def register(app: typer.Typer) -> None:
     payroll_app.add_typer(report_app, name="report")
     payroll_app.add_typer(structure_app, name="structure")
     app.add_typer(payroll_app, name="payroll")
+
+
+# -- benchmark --------------------------------------------------------------------------------
+
+
+@payroll_app.command("bench")
+def bench(
+    employees: Annotated[int, typer.Option(min=1, help="Employees to compute and post.")] = 10_000,
+    url: Annotated[
+        str | None,
+        typer.Option(help="Database URL (a database without employees); default: configured."),
+    ] = None,
+    fresh_postgres: Annotated[
+        str | None,
+        typer.Option(
+            help="PostgreSQL server URL: create a scratch database there, run, drop it.",
+        ),
+    ] = None,
+    batch_size: Annotated[
+        int, typer.Option(min=1, help="Employees per posting transaction.")
+    ] = 1000,
+    as_json: JsonOption = False,
+) -> None:
+    """Import, compute and post N generated employees and print the measured seconds."""
+    import secrets
+
+    from sqlalchemy.engine import make_url
+
+    from palmvein import migrate
+    from palmvein.core.db import create_db_engine
+    from payroll.bench import run_benchmark
+
+    scratch: str | None = None
+    admin: Any = None
+    if fresh_postgres is not None:
+        import psycopg
+
+        server = make_url(fresh_postgres)
+        scratch = f"palmvein_bench_{secrets.token_hex(4)}"
+        admin = server.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{scratch}"')
+        target = server.set(database=scratch).render_as_string(hide_password=False)
+    else:
+        target = url or load_settings().database_url
+    engine = create_db_engine(target)
+    try:
+        migrate.upgrade(engine)
+        with Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            disable=as_json,
+        ) as bars:
+            tasks: dict[str, Any] = {}
+
+            def progress(stage: str, done: int, total: int) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bars.add_task(stage, total=total)
+                bars.update(tasks[stage], completed=done)
+
+            result = run_benchmark(
+                create_session_factory(engine), employees=employees, batch_size=batch_size,
+                progress=progress,
+            )  # fmt: skip
+    finally:
+        engine.dispose()
+        if scratch is not None:
+            import psycopg
+
+            with psycopg.connect(admin, autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{scratch}" WITH (FORCE)')
+    data = {**result.__dict__, "compute_and_post_s": result.compute_and_post_s}
+    if as_json:
+        print_json(data)
+        return
+    table = Table(title=f"palmvein payroll bench: {employees:,} employees on {result.backend}")
+    table.add_column("stage", style="bold")
+    table.add_column("seconds", justify="right")
+    table.add_column("rate", justify="right")
+    table.add_row("generate + check rows", f"{result.generate_and_check_s:.2f}", "")
+    table.add_row("import (insert employees)", f"{result.import_s:.2f}", "")
+    table.add_row(
+        "compute (payslips + problems)",
+        f"{result.compute_s:.2f}",
+        f"{result.payslips_per_s_compute:,.0f}/s",
+    )
+    table.add_row(
+        f"post (batches of {batch_size})",
+        f"{result.post_s:.2f}",
+        f"{result.payslips_per_s_post:,.0f}/s",
+    )
+    table.add_row("compute + post", f"{result.compute_and_post_s:.2f}", "target <= 60 s at 100,000")
+    table.add_row(
+        "ledger check",
+        "ok" if result.ledger_problems == 0 else f"{result.ledger_problems} problems",
+        "",
+    )
+    console.print(table)

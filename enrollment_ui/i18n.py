@@ -24,13 +24,16 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
 from babel.support import NullTranslations, Translations
 
 from palmvein.core.money import Money, currency_exponent
+
+# Language.datetime shadows the type inside the class body.
+_Moment = datetime
 
 LOCALES_DIR = Path(__file__).parent / "locales"
 LANGUAGES: dict[str, str] = {"ar": "العربية", "fr": "Français", "en": "English"}
@@ -118,3 +121,7 @@ class Language:
 
     def day(self, value: date) -> str:
         return format_date(value, format="full", locale=self.locale)
+
+    def time(self, value: _Moment) -> str:
+        return format_time(value, format="short", tzinfo=ZoneInfo(self.timezone),
+                           locale=self.locale)

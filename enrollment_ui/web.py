@@ -129,6 +129,7 @@ def render(request: Request, template: str, principal: StaffPrincipal | None = N
         money=language.money,
         when=language.datetime,
         when_day=language.day,
+        when_time=language.time,
         op_money=_operation_money,
         number=language.number,
         prefix=PREFIX,

@@ -13,17 +13,25 @@ def serve(
     host: Annotated[str | None, typer.Option(help="Bind address (default PALMVEIN_HOST).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default PALMVEIN_PORT).")] = None,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    demo: Annotated[
+        bool, typer.Option("--demo", help="Seed demo data first and serve the pages on it.")
+    ] = False,
 ) -> None:
-    """Serve the API (OpenAPI docs at /docs). The schema must be migrated first."""
+    """Serve the API (OpenAPI docs at /docs) and the web pages (/ui). The schema must be
+    migrated first, except with --demo, which migrates and seeds the configured database."""
     import uvicorn
 
     settings = load_settings()
-    with database(settings):
-        pass  # refuses to start on a database that is not at the latest migration
     bind_host = host or settings.host
     bind_port = port or settings.port
+    if demo:
+        from palmvein.cli.serve_demo import prepare_demo_pages
+
+        prepare_demo_pages(settings, f"http://{bind_host}:{bind_port}")
+    with database(settings):
+        pass  # refuses to start on a database that is not at the latest migration
     console.print(
-        f"palmvein API on http://{bind_host}:{bind_port} (docs /docs), database "
+        f"palmvein on http://{bind_host}:{bind_port} (pages /ui, API docs /docs), database "
         f"{display_url(settings.database_url)}",
         highlight=False,
     )

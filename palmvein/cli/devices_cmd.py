@@ -1,4 +1,5 @@
-"""``palmvein devices``: list palm scanners and capture frames from one."""
+"""``palmvein devices``: list palm scanners and capture frames from one; the registry commands
+(register, rotate, revoke, status) are in :mod:`palmvein.cli.devices_registry`."""
 
 from __future__ import annotations
 
@@ -123,7 +124,14 @@ def capture(
 
 def register(app: typer.Typer) -> None:
     """Add the ``devices`` command group to the root CLI."""
-    devices = typer.Typer(help="Palm scanners: list them and capture frames.", no_args_is_help=True)
+    from palmvein.cli.devices_registry import add_registry_commands
+
+    devices = typer.Typer(
+        help="Palm scanners (list, capture) and the device registry (register, rotate, revoke, "
+        "status).",
+        no_args_is_help=True,
+    )
     devices.command("list")(list_devices)
     devices.command("capture")(capture)
+    add_registry_commands(devices)
     app.add_typer(devices, name="devices")

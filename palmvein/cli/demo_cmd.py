@@ -241,11 +241,39 @@ def step_enrolment(ctx: DemoContext) -> StepResult:
 
 
 def step_payments(ctx: DemoContext) -> StepResult:
-    """A day of business at a palm-enabled counter, through the payments services."""
-    from payments.demo import run_demo
+    """A day of business at a palm-enabled counter, through the payments services; one sale is
+    made by a registered counter terminal signing its request to the HTTP API, then replayed."""
+    from palmvein.cli.demo_counter import signed_counter_sale
+    from payments.demo import CounterSetting, run_demo
+
+    outcome: list[bool] = []
+
+    def counter_sale(setting: CounterSetting) -> list[tuple[str, str]]:
+        ok, facts = signed_counter_sale(ctx.settings, ctx.engine, setting)
+        outcome.append(ok)
+        return facts
+
+    facts = run_demo(
+        create_session_factory(ctx.engine),
+        now=utcnow(),
+        out_dir=Path("var"),
+        counter_sale=counter_sale,
+    )
+    return StepResult("Payments", facts, ok=outcome == [True])
+
+
+def step_payroll(ctx: DemoContext) -> StepResult:
+    """A pay month: import, compute, maker-checker approval, posting, a release, reports."""
+    from payroll.demo import run_demo
 
     facts = run_demo(create_session_factory(ctx.engine), now=utcnow(), out_dir=Path("var"))
-    return StepResult("Payments", facts)
+    found = dict(facts)
+    ok = (
+        found.get("ledger check") == "balanced"
+        and found.get("maker-checker", "").startswith("refused")
+        and found.get("released", "").endswith("a second release is refused")
+    )
+    return StepResult("Payroll month", facts, ok=ok)
 
 
 DEMO_STEPS: list[DemoStep] = [
@@ -255,6 +283,7 @@ DEMO_STEPS: list[DemoStep] = [
     step_audit,
     step_enrolment,
     step_payments,
+    step_payroll,
 ]
 
 

@@ -1,0 +1,189 @@
+"""The payroll part of ``palmvein demo``: one pay month through the real services.
+
+Imports a generated employee file (first a faulty one, which is refused whole with every
+problem listed), computes the next unpaid month, shows the preview's problems, submits as the
+payroll officer, is refused when the officer tries to approve their own run, approves as the
+payroll approver, posts gross-to-net to the ledger batch by batch, releases one salary to its
+owner's wallet and prints the control reports. Each run uses new employee numbers and the next
+month, so the demo repeats on the same database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from matcher.models import Person
+from palmvein.core.db import unit_of_work
+from palmvein.core.money import Money
+from payments import ledger
+from payments import service as payments_service
+from payments.models import AccountKind
+from payroll import jobs, reports, runs, service
+from payroll.errors import AlreadyReleased, MakerCheckerViolation
+from payroll.models import (
+    Employee,
+    Payment,
+    PayrollRun,
+    ReleaseChannel,
+    RunStatus,
+    SalaryStructure,
+)
+from payroll.release import release_payment
+from payroll.sample import ALGERIA_FROM, algeria_structure, employee_rows, write_csv
+
+GRADE = "G12"
+OFFICER, APPROVER = "staff:officer", "staff:approver"
+
+
+def _next_period(session: Session) -> str:
+    latest = session.scalar(
+        select(func.max(PayrollRun.period)).where(PayrollRun.status != RunStatus.CANCELLED.value)
+    )
+    if latest is None:
+        return "2026-01"
+    year, month = int(latest[:4]), int(latest[5:])
+    return f"{year + month // 12}-{month % 12 + 1:02d}"
+
+
+def run_demo(
+    factory: sessionmaker[Session], *, now: datetime, out_dir: Path, employees: int = 12
+) -> list[tuple[str, str]]:
+    """Run the month; returns (label, value) facts for the demo summary."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    facts: list[tuple[str, str]] = []
+    with unit_of_work(factory) as session:
+        batch = int(session.scalar(select(func.count()).select_from(Employee)) or 0) // employees
+        prefix = f"D{batch + 1:03d}-"
+        # Link the employees to palms the enrolment step just enrolled (newest first, unlinked).
+        linked = select(Employee.subject_id).where(Employee.subject_id.is_not(None))
+        subjects: list[str | None] = list(
+            session.scalars(
+                select(Person.id)
+                .where(Person.enrolled_at.is_not(None), Person.deleted_at.is_(None))
+                .where(Person.id.not_in(linked))
+                .order_by(Person.enrolled_at.desc())
+                .limit(employees - 2)
+            )
+        )
+        if not session.scalar(select(SalaryStructure.id).where(SalaryStructure.grade == GRADE)):
+            service.add_structure(
+                session, grade=GRADE, currency="DZD", effective_from=ALGERIA_FROM,
+                definition=algeria_structure(), actor=OFFICER, now=now,
+            )  # fmt: skip
+    # Planted cases: the last enrolled palm also on a second record (one palm, two employees),
+    # one employee never enrolled, one suspended.
+    if subjects:
+        subjects.append(subjects[0])
+    rows = employee_rows(
+        employees, seed=batch + 1, prefix=prefix, grade=GRADE, subject_ids=subjects
+    )
+    rows[-1]["status"] = "suspended"
+
+    bad = [dict(row) for row in rows]
+    bad[1]["account_number"] = bad[1]["account_number"][:-2] + "00"
+    bad[4]["name_arabic"] = "Karim"
+    bad[6]["base_salary"] = "12,345"
+    with unit_of_work(factory) as session:
+        _, refused = service.check_import(
+            session, write_csv(out_dir / "employees-with-errors.csv", bad), currency="DZD"
+        )
+    listed = "; ".join(f"row {p.row} {p.field}" for p in refused.problems)
+    facts.append(("faulty file", f"refused whole, {len(refused.problems)} problems ({listed})"))
+    with unit_of_work(factory) as session:
+        report = service.import_file(
+            session, write_csv(out_dir / "employees.csv", rows), currency="DZD",
+            actor="staff:clerk", now=now,
+        )  # fmt: skip
+    facts.append(("employee file", f"{report.created} imported ({prefix}...), all or nothing"))
+
+    with unit_of_work(factory) as session:
+        run = runs.open_run(session, period=_next_period(session), currency="DZD",
+                            actor=OFFICER, now=now)  # fmt: skip
+        run_id, period = run.id, run.period
+    with unit_of_work(factory) as session:
+        preview = runs.compute_run(session, run_id, actor=OFFICER, now=now)
+    counts = ", ".join(f"{k} {v}" for k, v in preview.problem_counts.items())
+    facts.append(
+        (
+            f"run {run_id} ({period}) preview",
+            (
+                f"{preview.employees} payslips, {preview.payable} payable; "
+                f"gross {Money(preview.gross, 'DZD')}, net {Money(preview.net, 'DZD')}; "
+                f"problems: {counts or 'none'}"
+            ),
+        )
+    )
+    with unit_of_work(factory) as session:
+        runs.submit_run(session, run_id, actor=OFFICER, now=now)
+    try:
+        with unit_of_work(factory) as session:
+            runs.approve_run(session, run_id, actor=OFFICER, now=now)
+        maker_checker = "NOT refused (bug)"
+    except MakerCheckerViolation:
+        maker_checker = "refused for the officer who submitted"
+    with unit_of_work(factory) as session:
+        runs.approve_run(session, run_id, actor=APPROVER, now=now)
+    facts.append(("maker-checker", f"{maker_checker}; approved by {APPROVER}"))
+    posted = jobs.post_run(factory, run_id, actor=APPROVER, now=lambda: now, batch_size=5)
+    facts.append(
+        (
+            "posted",
+            (
+                f"{posted.posted} salaries held per employee, {Money(posted.posted_net, 'DZD')} "
+                "(batches of 5, each its own transaction)"
+            ),
+        )
+    )
+
+    with unit_of_work(factory) as session:
+        first = session.scalars(
+            select(Payment)
+            .join(Employee, Employee.id == Payment.employee_id)
+            .where(Payment.run_id == run_id, Employee.subject_id.is_not(None))
+            .order_by(Payment.employee_id)
+            .limit(1)
+        ).one_or_none()
+        released = "-"
+        if first is not None:
+            employee = session.get(Employee, first.employee_id)
+            assert employee is not None and employee.subject_id is not None
+            if not ledger.find_account(session, owner_type="person", owner_id=employee.subject_id,
+                                       kind=AccountKind.WALLET, currency="DZD"):  # fmt: skip
+                payments_service.open_wallet(session, person_id=employee.subject_id,
+                                             currency="DZD", phone="+213555000100", now=now)  # fmt: skip
+            release_payment(session, first.id, channel=ReleaseChannel.WALLET,
+                            released_by="staff:cashier", device_id="demo-pay-point", now=now)  # fmt: skip
+            released = employee.employee_number
+    again = "-"
+    if first is not None:
+        try:
+            with unit_of_work(factory) as session:
+                release_payment(session, first.id, channel=ReleaseChannel.CASH,
+                                released_by="staff:cashier", now=now)  # fmt: skip
+            again = "released AGAIN (bug)"
+        except AlreadyReleased:
+            again = "a second release is refused"
+    facts.append(("released", f"{released}'s {period} salary to their wallet; {again}"))
+
+    with unit_of_work(factory) as session:
+        unclaimed = reports.unclaimed(session, older_than_days=0, now=now)
+        shared = reports.shared_palms(session)
+        never = reports.never_enrolled(session)
+        history = reports.release_history(session, released) if released != "-" else []
+        problems = ledger.verify_ledger(session)
+    facts.append(("unclaimed salaries", f"{len(unclaimed)} held (report after N days)"))
+    facts.append(("one palm, several records", "; ".join(
+        f"{s.subject_id[:8]}... on {', '.join(s.employee_numbers)}" for s in shared
+    ) or "none"))  # fmt: skip
+    facts.append(("never enrolled", f"{len(never)} employees"))
+    if history:
+        entry = history[0]
+        summary = f"{entry.period} {entry.amount} DZD {entry.status} via {entry.channel}"
+        facts.append((f"history of {released}", summary))
+    facts.append(("ledger check", "balanced" if not problems else f"{len(problems)} problems"))
+    facts.append(("files", str(out_dir / "employees.csv")))
+    return facts

@@ -10,7 +10,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from enrollment_ui import pages_auth, pages_counter, pages_persons
+from enrollment_ui import pages_auth, pages_counter, pages_payroll, pages_persons
 from enrollment_ui.web import BrowserSessions
 from palmvein.core.security.roles import ALL_ROLES, Role
 
@@ -27,4 +27,10 @@ def create_router(db_session: Any, require_roles: Callable[..., Any], public: An
     pages_auth.add_routes(router, db_session, public, any_staff, sessions)
     pages_persons.add_routes(router, db_session, enrollers, admins)
     pages_counter.add_routes(router, db_session, cashiers)
+    # The payroll API's role sets: officers make, approvers check, auditors read.
+    pages_payroll.add_routes(
+        router, db_session,
+        readers=require_roles(Role.PAYROLL_OFFICER, Role.PAYROLL_APPROVER, Role.AUDITOR),
+        makers=require_roles(Role.PAYROLL_OFFICER),
+        checkers=require_roles(Role.PAYROLL_APPROVER))
     return router

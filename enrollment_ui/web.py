@@ -84,6 +84,8 @@ NAVIGATION: tuple[NavItem, ...] = (
     NavItem(f"{PREFIX}/persons", N_("People and enrolment"),
             frozenset({Role.HR_CLERK, Role.ADMIN})),
     NavItem(f"{PREFIX}/counter", N_("Merchant counter"), frozenset({Role.MERCHANT_CASHIER})),
+    NavItem(f"{PREFIX}/payroll", N_("Payroll runs"),
+            frozenset({Role.PAYROLL_OFFICER, Role.PAYROLL_APPROVER, Role.AUDITOR})),
 )
 
 
@@ -131,6 +133,7 @@ def render(request: Request, template: str, principal: StaffPrincipal | None = N
         when_day=language.day,
         when_time=language.time,
         op_money=_operation_money,
+        minor=Money,
         number=language.number,
         prefix=PREFIX,
         here=request.url.path,

@@ -59,6 +59,18 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=1, le=65535)
 
+    # The employer printed on payslips and registers and the debtor of bank transfer files.
+    # The defaults are an invented demonstration body (valid RIB key, no real institution):
+    # a real deployment sets all of them.
+    employer_name_ar: str = "المؤسسة العمومية التجريبية"
+    employer_name_latin: str = "Établissement public de démonstration"
+    employer_address: str = "1 rue de l'Exemple, 16000 Alger"
+    employer_tax_id: str = "000016000000001"
+    employer_account_scheme: str = "rib"  # iban, rib, rip, ccp or other
+    employer_account: str = "00100160012345678931"
+    employer_bank_name: str = "Banque de démonstration"
+    employer_bic: str | None = None
+
     @model_validator(mode="after")
     def _refuse_insecure_production(self) -> Self:
         if self.environment is Environment.PRODUCTION:

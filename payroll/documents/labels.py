@@ -38,6 +38,12 @@ _LABELS: Final[dict[str, tuple[str, str, str]]] = {
         "Net pay in words",
     ),
     "register": ("سجل الأجور", "Livre de paie", "Salary register"),
+    # Title suffix of documents printed from a run whose figures are not final yet.
+    "preview": (
+        "معاينة، أرقام غير نهائية",
+        "APERÇU, chiffres non définitifs",
+        "PREVIEW, figures not final",
+    ),
     "totals": ("المجموع", "Totaux", "Totals"),
     "page": ("صفحة", "Page", "Page"),
     "of": ("من", "sur", "of"),

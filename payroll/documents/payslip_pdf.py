@@ -11,30 +11,41 @@ from .types import Employer, Language, LineKind, Payslip, PayslipLine
 from .words import amount_in_words
 
 
-def payslip_pdf(employer: Employer, payslip: Payslip, language: Language) -> bytes:
+def payslip_pdf(
+    employer: Employer, payslip: Payslip, language: Language, *, preview: bool = False
+) -> bytes:
     """One payslip as a one-page PDF document."""
-    return payslips_pdf(employer, [payslip], language)
+    return payslips_pdf(employer, [payslip], language, preview=preview)
 
 
-def payslips_pdf(employer: Employer, payslips: Iterable[Payslip], language: Language) -> bytes:
-    """Several payslips of one employer in one PDF, one page each (for printing a whole unit)."""
+def payslips_pdf(
+    employer: Employer, payslips: Iterable[Payslip], language: Language, *, preview: bool = False
+) -> bytes:
+    """Several payslips of one employer in one PDF, one page each (for printing a whole unit).
+
+    ``preview`` adds "PREVIEW, figures not final" (in the page's language) to every title: for
+    payslips of a run that is computed but not yet posted.
+    """
     document = Document(language)
     document.set_title(label("payslip", language))
     document.set_author(employer.name_ar if language == "ar" else employer.name_latin)
     count = 0
     for payslip in payslips:
-        _draw_payslip(document, employer, payslip)
+        _draw_payslip(document, employer, payslip, preview)
         count += 1
     if count == 0:
         raise ValueError("no payslips to print")
     return bytes(document.output())
 
 
-def _draw_payslip(doc: Document, employer: Employer, payslip: Payslip) -> None:
+def _draw_payslip(doc: Document, employer: Employer, payslip: Payslip, preview: bool) -> None:
     lang = doc.language
     doc.add_page()
     period = format_period(payslip.period, lang, payslip.currency)
-    doc.text_line(f"{label('payslip', lang)} — {period}", size=14, bold=True, height=8)
+    title = f"{label('payslip', lang)} — {period}"
+    if preview:
+        title += f" — {label('preview', lang)}"
+    doc.text_line(title, size=14, bold=True, height=8)
     doc.text_line(f"{label('reference', lang)}: {payslip.reference}", size=8)
     doc.ln(2)
 

@@ -143,10 +143,12 @@ def register_csv(payslips: Iterable[Payslip]) -> bytes:
     return buffer.getvalue().encode("utf-8-sig")
 
 
-def register_pdf(employer: Employer, payslips: Iterable[Payslip], language: Language) -> bytes:
+def register_pdf(
+    employer: Employer, payslips: Iterable[Payslip], language: Language, *, preview: bool = False
+) -> bytes:
     """The register as a landscape A4 PDF: a page header and the column titles on every page,
     a subtotal per page when there are several, the run's totals on the last page and "page n
-    of N" in each page header.
+    of N" in each page header. ``preview`` adds "PREVIEW, figures not final" to the title.
 
     Column widths are measured from the text they hold; the font shrinks down to 5.5 pt for wide
     runs and names are cut short before anything else. Raises DocumentInputInvalid when the
@@ -187,6 +189,8 @@ def register_pdf(employer: Employer, payslips: Iterable[Payslip], language: Lang
         f"{label('register', lang)} — {format_period(first.period, lang, register.currency)} — "
         f"{employer.name_ar if lang == 'ar' else employer.name_latin}"
     )
+    if preview:
+        title += f" — {label('preview', lang)}"
     # Title block 22 mm, header row 8, a subtotal row, the grand-total row and a bottom margin.
     usable = doc.h - doc.t_margin - 22 - 8 - 2 * row_height - 12
     per_page = max(1, math.floor(usable / row_height))

@@ -8,11 +8,15 @@ The composition root adds it as a demo step, for example::
         return StepResult("Payments", facts)
 
 Each run opens its own accounts (tagged with the run's time), so it can be repeated on the same
-database.
+database. ``counter_sale``, when given, makes palm sales at the shop's counter the way a terminal
+does (the composition root passes one that signs requests to the HTTP API); its facts join the
+others and its sales appear in the statement.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -25,15 +29,30 @@ from payments.policy import DEFAULT_POLICY, PaymentsPolicy
 from payments.sms import FileSmsSender
 
 
+@dataclass(frozen=True)
+class CounterSetting:
+    """What a counter-sale step needs: the shop, an agent with float to fund the payer."""
+
+    shop_account_id: int
+    agent_account_id: int
+    currency: str
+    policy: PaymentsPolicy
+
+
+CounterSale = Callable[[CounterSetting], list[tuple[str, str]]]
+
+
 def run_demo(
     factory: sessionmaker[Session],
     *,
     now: datetime,
     out_dir: Path,
     policy: PaymentsPolicy = DEFAULT_POLICY,
+    counter_sale: CounterSale | None = None,
 ) -> list[tuple[str, str]]:
     """Cash-in, a transfer, a bill, three palm-less purchases, a void, a refund, a cash-out,
-    the SMS sent to a file, the merchant's statement as CSV; returns (label, value) facts."""
+    the counter sales of ``counter_sale``, the SMS sent to a file, the merchant's statement as
+    CSV; returns (label, value) facts."""
     tag = now.strftime("%Y%m%d%H%M%S%f")
     dzd = "DZD"
 
@@ -128,6 +147,9 @@ def run_demo(
             initiator="demo",
             now=now,
         )
+    counter_facts = (
+        counter_sale(CounterSetting(shop.id, agent.id, dzd, policy)) if counter_sale else []
+    )
     sms_file = out_dir / "sms-outbox.jsonl"
     sent = outbox.dispatch(factory, FileSmsSender(sms_file), now=now)
     with unit_of_work(factory) as session:
@@ -143,6 +165,7 @@ def run_demo(
             for name, account in (("Amina", amina), ("Karim", karim), ("shop", shop))
         }
     return [
+        *counter_facts,
         ("wallets", ", ".join(f"{name} {amount}" for name, amount in balances.items())),
         (
             "merchant day",

@@ -30,7 +30,8 @@ CHROMIUM = Path(os.environ.get("PALMVEIN_CHROMIUM", "/usr/bin/chromium"))
 PASSWORD = "correct horse battery staple"
 SECRET = "browser-test-secret-key-that-is-long-enough-0123456789"
 OUTPUT_DIR = Path(__file__).resolve().parents[2] / "test-output" / "enrollment_ui"
-STAFF = (("clerk", Role.HR_CLERK), ("cashier", Role.MERCHANT_CASHIER), ("boss", Role.ADMIN))
+STAFF = (("clerk", Role.HR_CLERK), ("cashier", Role.MERCHANT_CASHIER), ("boss", Role.ADMIN),
+         ("officer", Role.PAYROLL_OFFICER), ("approver", Role.PAYROLL_APPROVER))
 
 
 def _free_port() -> int:
@@ -54,6 +55,8 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     from payments import service
+    from payroll import sample
+    from payroll import service as payroll_service
 
     folder = tmp_path_factory.mktemp("live")
     url = f"sqlite:///{folder / 'palmvein.sqlite3'}"
@@ -67,6 +70,13 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         shop = service.open_merchant_account(session, merchant_id="epicerie-test",
                                              currency="DZD", now=utcnow())
         merchant_id = shop.id
+        payroll_service.add_structure(session, grade="G12", currency="DZD",
+                                      effective_from=sample.ALGERIA_FROM,
+                                      definition=sample.algeria_structure(), actor="test",
+                                      now=utcnow())
+        staff_file = sample.write_csv(folder / "staff.csv", sample.employee_rows(6))
+        payroll_service.import_file(session, staff_file, currency="DZD", actor="test",
+                                    now=utcnow())
     port = _free_port()
     env = dict(os.environ)
     env.update({

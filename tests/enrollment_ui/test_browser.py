@@ -2,7 +2,8 @@
 
 One journey per language: an HR clerk signs in and enrols a person with the emulated USB scanner,
 then a cashier sells to that person at the counter (the palm pays), sees a decline for an unknown
-palm with its reason, and voids the sale. Along the way axe checks the pages for critical
+palm with its reason, and voids the sale; a payroll officer computes and submits a run, which a
+second user approves. Along the way axe checks the pages for critical
 accessibility violations, and screenshots are written under ``test-output/enrollment_ui/``.
 """
 
@@ -23,11 +24,13 @@ from .conftest import PASSWORD, LiveServer
 
 # A distinct simulated palm per language run, so each journey enrols a new person.
 PALMS = {"ar": 11, "fr": 12}
+PERIODS = {"ar": "2026-03", "fr": "2026-04"}
 UNKNOWN_PALM = 97
 HEADINGS = {
-    "ar": {"persons": "الأشخاص والتسجيل", "counter": "صندوق التاجر", "declined": "مرفوض"},
+    "ar": {"persons": "الأشخاص والتسجيل", "counter": "صندوق التاجر", "declined": "مرفوض",
+           "approved": "موافق عليها"},
     "fr": {"persons": "Personnes et enrôlement", "counter": "Caisse du commerçant",
-           "declined": "Refusé"},
+           "declined": "Refusé", "approved": "approuvée"},
 }
 _AXE = Axe()
 
@@ -154,5 +157,30 @@ def test_enrol_pay_and_void_in_the_browser(
         assert page.locator("table tbody tr").count() >= 2
         page.screenshot(path=str(screenshots / "7-day.png"), full_page=True)
         _no_critical_violations(page, "counter day")
+
+        # Payroll: one officer prepares and submits, a second user approves.
+        page.click("header button.link")
+        page.wait_for_url("**/ui/login")
+        _sign_in(page, live_server, "officer")
+        page.wait_for_url("**/ui/payroll")
+        page.fill("#period", PERIODS[language])
+        page.click("form[hx-post$='/ui/payroll/runs'] button")
+        page.wait_for_url("**/ui/payroll/runs/*")
+        run_url = page.url
+        page.click("button[hx-post$='/compute']")
+        page.wait_for_selector("button[hx-post$='/submit']")
+        page.screenshot(path=str(screenshots / "8-payroll-preview.png"), full_page=True)
+        _no_critical_violations(page, "payroll preview")
+        page.click("button[hx-post$='/submit']")
+        page.wait_for_function("!document.querySelector(\"button[hx-post$='/submit']\")")
+        page.click("header button.link")
+        page.wait_for_url("**/ui/login")
+        _sign_in(page, live_server, "approver")
+        page.wait_for_url("**/ui/payroll")
+        page.goto(run_url)
+        page.click("button[hx-post$='/approve']")
+        page.wait_for_selector("button[hx-post$='/post']")
+        assert words["approved"] in page.locator("h1").inner_text()
+        page.screenshot(path=str(screenshots / "9-payroll-approved.png"), full_page=True)
     finally:
         context.close()

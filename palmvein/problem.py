@@ -18,6 +18,7 @@ from starlette.responses import JSONResponse
 from capture.session import PresentationAttackSuspected
 from devices import errors as device_errors
 from palmvein.core import errors
+from payroll import errors as payroll_errors
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:palmvein:problem:"
@@ -45,6 +46,11 @@ ERROR_TABLE: dict[type[errors.DomainError], ProblemSpec] = {
     device_errors.WrongDevice: ProblemSpec(403, "Wrong device for this request"),
     device_errors.DeviceRevoked: ProblemSpec(409, "Device revoked"),
     device_errors.InvalidBinding: ProblemSpec(422, "Device binding does not fit its kind"),
+    payroll_errors.ImportRejected: ProblemSpec(422, "Employee file refused"),
+    payroll_errors.MakerCheckerViolation: ProblemSpec(403, "Approval needs a second person"),
+    payroll_errors.RunStateConflict: ProblemSpec(409, "Payroll run step out of order"),
+    payroll_errors.AlreadyPaidForPeriod: ProblemSpec(409, "Already paid for this period"),
+    payroll_errors.AlreadyReleased: ProblemSpec(409, "Salary already released"),
     errors.DomainError: ProblemSpec(400, "Request refused"),
 }
 

@@ -152,9 +152,12 @@ class ScannerPool:
     schemes : tuple of str
         URI schemes the pages may open (``folder://`` reads server files, so it is not offered
         unless configured).
+    limit : int
+        Scanners kept open at most; the oldest is closed to open another.
     """
 
     schemes: tuple[str, ...] = ("usb", "usb-emulated", "uvc", "sim")
+    limit: int = 16
     settings: SessionSettings = field(default_factory=lambda: SessionSettings(frames=1))
     _open: dict[str, tuple[ScannerBase, threading.Lock]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -167,6 +170,10 @@ class ScannerPool:
                 [FieldProblem("scanner", "use one of " + ", ".join(
                     f"{s}://" for s in self.schemes))])
         with self._lock:
+            if uri not in self._open and len(self._open) >= self.limit:
+                # Each URI is a scanner kept open: bound them, closing the oldest.
+                oldest = next(iter(self._open))
+                self._close(self._open.pop(oldest)[0])
             if uri not in self._open:
                 try:
                     scanner = scanner_from_uri(uri)
@@ -194,10 +201,14 @@ class ScannerPool:
         with self._lock:
             entry = self._open.pop(uri, None)
         if entry is not None:
-            try:
-                entry[0].close()
-            except ScannerError:
-                pass
+            self._close(entry[0])
+
+    @staticmethod
+    def _close(scanner: ScannerBase) -> None:
+        try:
+            scanner.close()
+        except ScannerError:
+            pass
 
     def close(self) -> None:
         for uri in list(self._open):

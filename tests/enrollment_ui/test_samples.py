@@ -68,3 +68,12 @@ def test_the_pool_refuses_scanner_types_not_offered() -> None:
         pool.capture("folder:///etc")
     assert isinstance(pool.capture("sim://?identity=2"), np.ndarray)
     pool.close()
+
+
+def test_the_pool_keeps_a_bounded_number_of_scanners_open() -> None:
+    pool = samples.ScannerPool(schemes=("sim",), limit=2)
+    for identity in (1, 2, 3):
+        pool.capture(f"sim://?identity={identity}")
+    assert list(pool) == ["sim://?identity=2", "sim://?identity=3"]
+    pool.close()
+    assert list(pool) == []

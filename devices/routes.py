@@ -21,6 +21,7 @@ digest is taken on the way in.
 
 import hashlib
 from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -35,6 +36,7 @@ from devices.models import DeviceKind
 from devices.schemas import (
     DeviceIn,
     DeviceOut,
+    DeviceOutagesOut,
     HeartbeatIn,
     HeartbeatOut,
     KeyOut,
@@ -47,6 +49,7 @@ from devices.service import DEFAULT_POLICY, DevicePolicy, SignedDevice, SignedRe
 from devices.signing import SIGNATURE_HEADER, SignedHeaders
 from matcher.crypto import Keyring
 from palmvein.core.db import unit_of_work
+from palmvein.core.errors import FieldProblem, ValidationFailed
 from palmvein.core.security.roles import Role
 
 BODY_DIGEST_SCOPE_KEY = "palmvein.body_sha256"
@@ -289,6 +292,25 @@ def create_router(db_session: Any, require_roles: Callable[..., Any]) -> APIRout
             session, now=now_of(request), kind=kind, policy=_policy(request)
         )
         return [DeviceOut.of(row) for row in rows]
+
+    @router.get("/outages")
+    def outages(
+        start: datetime,
+        end: datetime,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, readers],
+    ) -> list[DeviceOutagesOut]:
+        """Downtime per device in [start, end): gaps in heartbeats longer than online_within."""
+        if start.tzinfo is None or end.tzinfo is None or end <= start:
+            raise ValidationFailed(
+                "start and end are times with a zone offset, start before end",
+                [FieldProblem("start", "e.g. 2026-11-22T00:00:00Z")],
+            )
+        rows = service.outage_report(
+            session, start=start, end=end, now=now_of(request), policy=_policy(request)
+        )
+        return [DeviceOutagesOut.of(row) for row in rows]
 
     @router.get("/{device_id}")
     def get_device(

@@ -7,9 +7,10 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict, Field
 
 from devices.models import Device, DeviceKind, PayPoint
-from devices.service import DeviceStatusRow, IssuedKey
+from devices.service import DeviceStatusRow, IssuedKey, OutageRow
 
-CODE_PATTERN = r"^[a-z0-9][a-z0-9_-]{1,39}$"
+# Upper case too: payroll files name pay points as the employer does (PP-ALGER-01).
+CODE_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{1,39}$"
 
 
 class _In(BaseModel):
@@ -125,3 +126,32 @@ class HeartbeatOut(BaseModel):
     device_id: int
     status: str
     server_time: datetime
+
+
+class OutageOut(BaseModel):
+    start: datetime
+    end: datetime
+    seconds: int
+
+
+class DeviceOutagesOut(BaseModel):
+    device_id: int
+    kind: str
+    label: str
+    observed_seconds: int
+    downtime_seconds: int
+    outages: list[OutageOut]
+
+    @classmethod
+    def of(cls, row: OutageRow) -> DeviceOutagesOut:
+        return cls(
+            device_id=row.device.id,
+            kind=row.device.kind,
+            label=row.device.label,
+            observed_seconds=int(row.observed.total_seconds()),
+            downtime_seconds=int(row.downtime.total_seconds()),
+            outages=[
+                OutageOut(start=o.start, end=o.end, seconds=int(o.duration.total_seconds()))
+                for o in row.outages
+            ],
+        )

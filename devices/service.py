@@ -539,3 +539,64 @@ def status_row(
 def prune_nonces(session: Session, *, now: datetime) -> int:
     """Forget nonces no request could still be accepted with (a periodic job)."""
     return repository.prune_nonces(session, now=now)
+
+
+@dataclass(frozen=True)
+class Outage:
+    """A stretch without heartbeats longer than ``online_within``: [start, end)."""
+
+    start: datetime
+    end: datetime
+
+    @property
+    def duration(self) -> timedelta:
+        return self.end - self.start
+
+
+@dataclass(frozen=True)
+class OutageRow:
+    device: Device
+    outages: list[Outage]
+    observed: timedelta  # the part of the period the device was registered and not revoked
+
+    @property
+    def downtime(self) -> timedelta:
+        return sum((o.duration for o in self.outages), timedelta())
+
+
+def outage_report(
+    session: Session,
+    *,
+    start: datetime,
+    end: datetime,
+    now: datetime | None = None,
+    policy: DevicePolicy = DEFAULT_POLICY,
+) -> list[OutageRow]:
+    """Downtime per device in [start, end).
+
+    A heartbeat counts the device up for ``policy.online_within`` after it; any time in the
+    period (from registration, until revocation) not covered that way is an outage. A device
+    that never sent a heartbeat is down for the whole of its observed period.
+    """
+    if now is not None:
+        end = min(end, now)  # the future has no outages yet
+    rows = []
+    for device in repository.list_devices(session):
+        begin = max(start, device.registered_at)
+        finish = min(end, device.revoked_at) if device.revoked_at else end
+        if finish <= begin:
+            rows.append(OutageRow(device, [], timedelta()))
+            continue
+        beats = repository.heartbeats(
+            session, device.id, start=begin - policy.online_within, end=finish
+        )
+        outages: list[Outage] = []
+        up_until = begin
+        for beat in beats:
+            if beat > up_until:
+                outages.append(Outage(up_until, beat))
+            up_until = max(up_until, beat + policy.online_within)
+        if up_until < finish:
+            outages.append(Outage(up_until, finish))
+        rows.append(OutageRow(device, outages, finish - begin))
+    return rows

@@ -252,7 +252,55 @@ def reseal_command(as_json: JsonOption = False) -> None:
     console.print(f"{changed} device secret(s) resealed with key {keyring.active}.")
 
 
+def outages_command(
+    hours: Annotated[
+        float, typer.Option("--hours", min=0.01, help="Period: the last N hours.")
+    ] = 24.0,
+    as_json: JsonOption = False,
+) -> None:
+    """Downtime per device over the last hours (gaps between heartbeats longer than 3 min)."""
+    from devices import service
+
+    end = utcnow()
+    start = end - timedelta(hours=hours)
+    with database(load_settings()) as engine, transaction(engine) as session:
+        rows = service.outage_report(session, start=start, end=end)
+        data: list[dict[str, Any]] = [
+            {
+                "id": row.device.id,
+                "kind": row.device.kind,
+                "label": row.device.label,
+                "observed_seconds": int(row.observed.total_seconds()),
+                "downtime_seconds": int(row.downtime.total_seconds()),
+                "outages": [
+                    {"start": o.start, "end": o.end, "seconds": int(o.duration.total_seconds())}
+                    for o in row.outages
+                ],
+            }
+            for row in rows
+        ]
+    if as_json:
+        print_json({"start": start, "end": end, "devices": data})
+        return
+    table = Table(title=f"Device downtime, last {hours:g} h")
+    for column in ("Id", "Kind", "Label", "Downtime", "Outages", "Longest"):
+        table.add_column(column, no_wrap=column != "Label", overflow="fold")
+    for d in data:
+        longest = max((o["seconds"] for o in d["outages"]), default=0)
+        share = d["downtime_seconds"] / d["observed_seconds"] if d["observed_seconds"] else 0
+        table.add_row(
+            str(d["id"]),
+            d["kind"],
+            d["label"],
+            f"{timedelta(seconds=d['downtime_seconds'])} ({share:.1%})",
+            str(len(d["outages"])),
+            str(timedelta(seconds=longest)),
+        )
+    console.print(table)
+
+
 def add_registry_commands(devices: typer.Typer) -> None:
+    devices.command("outages")(outages_command)
     devices.command("register")(register_command)
     devices.command("rotate")(rotate_command)
     devices.command("revoke")(revoke_command)

@@ -284,6 +284,12 @@ def test_admins_list_device_status(
     statuses = {d["id"]: d["status"] for d in listed.json()}
     assert statuses == {scanner.device_id: "stale", idle.device_id: "never-seen"}
     assert all("secret" not in json.dumps(d) for d in listed.json())
+    window = {"start": "2026-03-01T07:00:00Z", "end": "2026-03-01T09:00:00Z"}
+    outages = device_client.get("/devices/outages", params=window, headers=admin)
+    assert outages.status_code == 200, outages.text
+    downtime = {d["device_id"]: d["downtime_seconds"] for d in outages.json()}
+    # Registered at 08:00, now 08:04: the heartbeat covered 08:00-08:03; the rest is down.
+    assert downtime == {scanner.device_id: 60, idle.device_id: 4 * 60}
     one = device_client.get(f"/devices/{scanner.device_id}", headers=admin)
     assert one.json()["software_version"] == "pv-term 2.4.1"
     assert one.json()["active_keys"] == [scanner.key_id]

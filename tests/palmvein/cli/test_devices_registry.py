@@ -73,6 +73,8 @@ def test_register_rotate_revoke_and_status(cli: Any, shop: int) -> None:
     revoked = cli("revoke", str(device_id), "--reason", "stolen", "--json")
     assert revoked["status"] == "revoked" and revoked["active_keys"] == []
     assert "revoked" in cli("status")
+    [outage] = cli("outages", "--hours", "1", "--json")["devices"]
+    assert outage["id"] == device_id and outage["downtime_seconds"] == outage["observed_seconds"]
 
 
 def test_pay_point_devices_and_errors_with_exit_codes(cli: Any, shop: int) -> None:

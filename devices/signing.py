@@ -43,7 +43,7 @@ SECRET_BYTES = 32
 # 16-64 URL-safe characters: at least 96 bits from a 16-character random base64url nonce.
 NONCE_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 KEY_ID_PATTERN = re.compile(r"^dk_[0-9a-f]{16}$")
-TIMESTAMP_PATTERN = re.compile(r"^[0-9]{1,12}$")
+TIMESTAMP_PATTERN = re.compile(r"^[0-9]{1,10}$")  # up to the year 2286
 SIGNATURE_PATTERN = re.compile(r"^[0-9a-f]{64}$")
 
 

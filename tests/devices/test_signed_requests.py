@@ -211,6 +211,8 @@ def test_a_revoked_key_is_refused(
     [
         {"X-Palmvein-Signature": "A" * 64},
         {"X-Palmvein-Timestamp": "soon"},
+        {"X-Palmvein-Timestamp": "99999999999"},  # the year 5138: not a date to compute with
+        {"X-Palmvein-Timestamp": "-1"},
         {"X-Palmvein-Nonce": "short"},
         {"X-Palmvein-Key-Id": "admin"},
     ],

@@ -95,17 +95,18 @@ def liability_accounts(session: Session, currency: str, now: datetime) -> dict[L
     }
 
 
-_PG_FIND_NET = text(
-    "SELECT a.owner_id, a.id FROM unnest(CAST(:owners AS varchar[])) AS o(owner_id) "
-    "JOIN pay_accounts AS a ON a.owner_type = :owner_type AND a.owner_id = o.owner_id "
-    "AND a.kind = :kind AND a.currency = :currency"
-)
-_PG_OPEN_NET = text(
+# Opens the missing accounts and returns every account's id in one statement. The no-op update
+# on conflict is what makes existing rows come back too; the conflict arbiter is the unique
+# index, so each lookup is an index probe whatever the planner's statistics say (a join or an IN
+# list degraded to a scan of the whole table while a large payroll was being posted).
+_PG_NET_ACCOUNTS = text(
     "INSERT INTO pay_accounts (owner_type, owner_id, kind, currency, "
     "may_go_negative, balance, held, created_at) "
     "SELECT :owner_type, o, :kind, :currency, false, 0, 0, :now "
     "FROM unnest(CAST(:owners AS varchar[])) AS o "
-    "ON CONFLICT (owner_type, owner_id, kind, currency) DO NOTHING"
+    "ON CONFLICT (owner_type, owner_id, kind, currency) "
+    "DO UPDATE SET owner_id = EXCLUDED.owner_id "
+    "RETURNING owner_id, id"
 )
 
 
@@ -117,20 +118,15 @@ def net_accounts(
     if not owners:
         return {}
     if session.get_bind().dialect.name == "postgresql":
-        # Array parameters: one statement each, and a join the planner serves from the unique
-        # index (a long IN list turned into a sequential scan once the table grew).
         params = {
             "owner_type": NET_OWNER,
             "kind": AccountKind.WALLET.value,
             "currency": currency,
             "owners": owners,
+            "now": now,
         }
-        found = {owner: account_id for owner, account_id in session.execute(_PG_FIND_NET, params)}
-        if len(found) < len(owners):
-            missing = [o for o in owners if o not in found]
-            session.execute(_PG_OPEN_NET, {**params, "owners": missing, "now": now})
-            found = {owner: id_ for owner, id_ in session.execute(_PG_FIND_NET, params)}
-        return {int(owner): account_id for owner, account_id in found.items()}
+        rows = session.execute(_PG_NET_ACCOUNTS, params)
+        return {int(owner): account_id for owner, account_id in rows}
     query = select(Account.owner_id, Account.id).where(
         Account.owner_type == NET_OWNER,
         Account.kind == AccountKind.WALLET.value,

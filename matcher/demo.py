@@ -26,16 +26,32 @@ class DemoReport:
     facts: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _captures(sensor: object, identity: int, session: int, n: int) -> list[biometric.Template]:
+def _captures(seed: int, identity: int, session: int, n: int) -> list[biometric.Template]:
+    """Templates of ``n`` good captures of one simulated palm, taken the way a desk takes them:
+    the pyusb driver on the emulated USB scanner, a capture session that waits for the hand,
+    pairs LED-off and LED-on frames, checks liveness and keeps the best frame by quality."""
+    from capture.session import CaptureSession, SessionSettings
+    from capture.uri import scanner_from_uri
+
+    scanner = scanner_from_uri(
+        f"usb-emulated://?seed={seed}&identity={identity}&session={session}&hand_at=80"
+    )
+    settings = SessionSettings(frames=2, presence_timeout_s=5.0, poll_interval_s=0.0)
     out: list[biometric.Template] = []
-    sample = 0
-    while len(out) < n and sample < 3 * n:
-        image = sensor.capture(identity, session, sample).image  # type: ignore[attr-defined]
-        sample += 1
-        try:
-            out.append(biometric.extract(image))
-        except biometric.BiometricError:
-            continue
+    scanner.open()
+    try:
+        for _ in range(3 * n):
+            if len(out) == n:
+                break
+            result = CaptureSession(
+                scanner, lambda image: biometric.assess(image).score, settings
+            ).run()
+            try:
+                out.append(biometric.extract(result.image))
+            except biometric.BiometricError:
+                continue
+    finally:
+        scanner.close()
     return out
 
 
@@ -45,16 +61,13 @@ def run_demo(service: MatcherService, follower: IndexFollower, seed: int = 2026)
     The caller commits (the duplicate case is part of the unit of work); the follower is caught
     up here so the demo can identify at once.
     """
-    from capture.simulated import SimulatedSensor
-
-    sensor = SimulatedSensor(seed=seed, cache_size=2)
     report = DemoReport()
     policy = EnrolmentPolicy(min_samples=SAMPLES)
     service.policy = policy
     people: dict[str, tuple[str, int]] = {}
     for identity, name in enumerate(DEMO_STAFF):
         person = service.create_person(name, external_ref=f"demo-{seed}-{identity}")
-        templates = _captures(sensor, identity, 0, SAMPLES)
+        templates = _captures(seed, identity, 0, SAMPLES)
         if len(templates) < SAMPLES:
             report.skipped.append(name)
             continue
@@ -68,10 +81,12 @@ def run_demo(service: MatcherService, follower: IndexFollower, seed: int = 2026)
             report.skipped.append(name)
     report.facts.append(("enrolled", (f"{len(report.enrolled)} simulated staff, {SAMPLES} "
                                      "captures of the right hand each")))
+    report.facts.append(("captured through", ("the pyusb driver on the emulated USB scanner "
+                         "(usb-emulated://), LED-off/LED-on pairs, liveness checked")))
     if not people:
         return report
     name, (person_id, identity) = next(iter(people.items()))
-    fresh = _captures(sensor, identity, 1, SAMPLES)
+    fresh = _captures(seed, identity, 1, SAMPLES)
     if len(fresh) == SAMPLES:
         twin = service.create_person(f"{name} (under a new name)")
         result = service.enrol(twin.id, {"right": fresh})

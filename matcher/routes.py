@@ -27,6 +27,7 @@ from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session
 
 from matcher.crypto import Keyring
+from matcher.decision import Decision
 from matcher.models import CaseStatus
 from matcher.repository import IndexFollower
 from matcher.schemas import (
@@ -44,6 +45,27 @@ from palmvein.core.security.roles import Role
 #: Environment variable naming the index snapshot file (optional).
 SNAPSHOT_ENV = "PALMVEIN_INDEX_SNAPSHOT"
 _follower_lock = threading.Lock()
+
+
+def identify_upload(
+    request: Request, session: Session, *, actor: str, image: bytes, purpose: str
+) -> Decision:
+    """1:N decision on an uploaded palm image, for the routes that pay on a palm.
+
+    ``app.state.identify_override(session, image, purpose)``, when set, answers instead (tests and
+    demos that script the matcher's decision).
+    """
+    override = getattr(request.app.state, "identify_override", None)
+    if override is not None:
+        decision: Decision = override(session, image, purpose)
+        return decision
+    probe = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_GRAYSCALE)
+    if probe is None:
+        raise ValidationFailed("the palm image cannot be read (PNG, JPEG or another 8-bit image)")
+    service = MatcherService(
+        session, follower_for(request, session), actor=actor, clock=request.app.state.clock
+    )
+    return service.identify(np.asarray(probe, dtype=np.uint8), purpose=purpose)
 
 
 def follower_for(request: Request, session: Session) -> IndexFollower:

@@ -32,7 +32,7 @@ DOMAIN_ROUTERS = (
     # Counter routes are signed by terminals: payments receives the device guard, not devices.
     partial(payments_routes.create_router, require_device=devices_routes.require_device),
     devices_routes.create_router,
-    payroll_routes.create_router,
+    partial(payroll_routes.create_router, require_device=devices_routes.require_device),
 )
 
 

@@ -27,6 +27,7 @@ from typing import Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from devices.models import PayPoint
 from palmvein.core import audit
 from palmvein.core.errors import PermissionDenied, ValidationFailed
 from payroll.errors import EmployeeNotFound
@@ -94,6 +95,18 @@ class NotEnoughFailedAttempts(PermissionDenied):
     """A manual release asked for before the palm has been tried enough times."""
 
     code = "payroll-manual-release-too-early"
+
+
+class NotAPayPoint(PermissionDenied):
+    code = "payroll-not-a-pay-point"
+
+
+def pay_point_code(session: Session, pay_point_id: int | None) -> str:
+    """The code of the pay point a signed device is registered to."""
+    place = session.get(PayPoint, pay_point_id) if pay_point_id is not None else None
+    if place is None:
+        raise NotAPayPoint("this device is not registered to a pay point")
+    return place.code
 
 
 def _employee(session: Session, employee_number: str) -> Employee:

@@ -15,23 +15,37 @@ needs an ``Idempotency-Key`` header.
 # No ``from __future__ import annotations``: FastAPI must see the dependency types built inside
 # create_router when the endpoints are defined.
 
+import hashlib
 import tempfile
 from collections.abc import Callable
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, File, Header, Query, Request, UploadFile
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.orm import Session, sessionmaker
 
+from matcher.routes import identify_upload
 from palmvein.core.security.roles import Role
 from payments import idempotency
-from payroll import jobs, reports, runs, service
-from payroll.models import RunStatus
-from payroll.schemas import ReasonIn, RunOpenIn, StructureIn
+from payroll import jobs, paypoint, reports, runs, service
+from payroll.documents import Language
+from payroll.documents_service import RunDocuments, employer_from_settings, load_run_documents
+from payroll.models import ReleaseChannel, RunStatus
+from payroll.schemas import (
+    ManualReleaseIn,
+    PayPointClaimOut,
+    ReasonIn,
+    ReleaseOut,
+    RunOpenIn,
+    StructureIn,
+)
 
 MAX_UPLOAD = 64 * 2**20
+PDF = "application/pdf"
+CSV = "text/csv; charset=utf-8"
+XML = "application/xml"
 
 
 def _now(request: Request) -> datetime:
@@ -39,9 +53,17 @@ def _now(request: Request) -> datetime:
     return clock()
 
 
-def create_router(db_session: Any, require_roles: Callable[..., Any]) -> APIRouter:
-    """The payroll router, given the request-session and role-guard dependencies."""
+def create_router(
+    db_session: Any, require_roles: Callable[..., Any], *, require_device: Callable[..., Any]
+) -> APIRouter:
+    """The payroll router, given the request-session, role-guard and device-guard dependencies.
+
+    ``require_device("pay_point")`` admits only requests signed by a pay-point device and yields
+    it (``pay_point_id``, ``actor``).
+    """
     router = APIRouter(prefix="/payroll", tags=["payroll"])
+    pay_points = require_device("pay_point")
+    supervisors = require_roles(Role.PAYROLL_APPROVER, Role.ADMIN)
     makers = require_roles(Role.PAYROLL_OFFICER)
     importers = require_roles(Role.PAYROLL_OFFICER, Role.HR_CLERK)
     checkers = require_roles(Role.PAYROLL_APPROVER)
@@ -229,5 +251,169 @@ def create_router(db_session: Any, require_roles: Callable[..., Any]) -> APIRout
         employee_number: str, session: db_session, principal: Annotated[Any, readers]
     ) -> list[dict[str, Any]]:
         return reports.as_rows(reports.release_history(session, employee_number))
+
+    # -- documents: payslips and the register from computed (preview) to posted; bank files
+    # only for a posted run (409 before). Any payroll reader may fetch them.
+
+    def _documents(request: Request, session: Session, run_id: int) -> RunDocuments:
+        settings = request.app.state.settings
+        return load_run_documents(session, run_id, employer_from_settings(settings))
+
+    def _file(content: bytes, media_type: str, name: str) -> Response:
+        return Response(
+            content, media_type=media_type,
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )  # fmt: skip
+
+    def _stem(run: RunDocuments, what: str) -> str:
+        preview = "-preview" if run.preview else ""
+        return f"{what}-run{run.run_id}-{run.period}{preview}"
+
+    @router.get("/runs/{run_id}/payslips.pdf")
+    def run_payslips_pdf(
+        run_id: int,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, readers],
+        language: Annotated[Language, Query()] = "fr",
+    ) -> Response:
+        """Every payslip of the run, one page each; titled PREVIEW until the run is posted."""
+        run = _documents(request, session, run_id)
+        return _file(run.payslips_pdf(language), PDF, f"{_stem(run, 'payslips')}-{language}.pdf")
+
+    @router.get("/runs/{run_id}/payslips/{employee_number}.pdf")
+    def run_payslip_pdf(
+        run_id: int,
+        employee_number: str,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, readers],
+        language: Annotated[Language, Query()] = "fr",
+    ) -> Response:
+        run = _documents(request, session, run_id)
+        data = run.payslip_pdf(employee_number, language)
+        return _file(data, PDF, f"{_stem(run, 'payslip')}-{employee_number}-{language}.pdf")
+
+    @router.get("/runs/{run_id}/register.csv")
+    def run_register_csv(
+        run_id: int, request: Request, session: db_session, principal: Annotated[Any, readers]
+    ) -> Response:
+        run = _documents(request, session, run_id)
+        return _file(run.register_csv(), CSV, f"{_stem(run, 'register')}.csv")
+
+    @router.get("/runs/{run_id}/register.pdf")
+    def run_register_pdf(
+        run_id: int,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, readers],
+        language: Annotated[Language, Query()] = "fr",
+    ) -> Response:
+        run = _documents(request, session, run_id)
+        return _file(run.register_pdf(language), PDF, f"{_stem(run, 'register')}-{language}.pdf")
+
+    @router.get("/runs/{run_id}/bank.csv")
+    def run_bank_csv(
+        run_id: int, request: Request, session: db_session, principal: Annotated[Any, readers]
+    ) -> Response:
+        """Transfers to the employees paid by bank, one row each with its bank (posted runs)."""
+        run = _documents(request, session, run_id)
+        return _file(run.bank_csv(), CSV, f"{_stem(run, 'bank')}.csv")
+
+    @router.get("/runs/{run_id}/pain001.xml")
+    def run_pain001(
+        run_id: int,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, readers],
+        execution_date: Annotated[date | None, Query(description="Default: today")] = None,
+    ) -> Response:
+        """ISO 20022 pain.001.001.09 credit transfers of the bank-paid employees (posted runs)."""
+        now = _now(request)
+        run = _documents(request, session, run_id)
+        data = run.pain001_xml(execution_date=execution_date or now.date(), created_at=now)
+        return _file(data, XML, f"{_stem(run, 'pain001')}.xml")
+
+    # -- pay points: palm-gated release --------------------------------------------------------
+
+    @router.post("/paypoint/claims")
+    def claim_salary(
+        request: Request,
+        session: db_session,
+        device: Annotated[Any, pay_points],
+        key: Annotated[str, Header(alias="Idempotency-Key", min_length=1, max_length=255)],
+        image: Annotated[UploadFile, File(description="NIR palm image of the employee")],
+        employee_number: Annotated[str, Form(min_length=1, max_length=40)],
+        channel: Annotated[ReleaseChannel, Form()] = ReleaseChannel.CASH,
+    ) -> JSONResponse:
+        """Release an employee's held salaries when their own palm is identified.
+
+        Signed by a pay-point device. A refusal (palm not recognised, someone else's palm, nothing
+        held...) is a 422 problem with a ``reason`` and the count of refused attempts; it is
+        recorded all the same, and stored under the Idempotency-Key like a release.
+        """
+        data = image.file.read()
+        pay_point = paypoint.pay_point_code(session, device.pay_point_id)
+        request_data = {
+            "employee_number": employee_number,
+            "channel": channel.value,
+            "image_sha256": hashlib.sha256(data).hexdigest(),
+        }
+
+        def action() -> tuple[int, dict[str, Any]]:
+            decision = identify_upload(
+                request, session, actor=device.actor, image=data, purpose="salary_release"
+            )
+            result = paypoint.claim_salary(
+                session,
+                employee_number=employee_number,
+                decision=decision,
+                channel=channel,
+                device_id=device.actor,
+                pay_point=pay_point,
+                cashier=device.actor,
+                now=_now(request),
+            )
+            body = PayPointClaimOut.of(result).model_dump(mode="json")
+            if not result.released:
+                return 422, {
+                    "type": "urn:palmvein:problem:salary-release-refused",
+                    "title": "Salary not released",
+                    "status": 422,
+                    "detail": result.reason,
+                    "instance": request.url.path,
+                    **body,
+                }
+            return 200, body
+
+        outcome = idempotency.run_idempotent(
+            session, scope=device.actor, key=key, operation="payroll_paypoint_claim",
+            request=request_data, now=_now(request), action=action,
+        )  # fmt: skip
+        media = "application/problem+json" if outcome.status >= 400 else "application/json"
+        headers = {"Idempotent-Replayed": "true"} if outcome.replayed else {}
+        return JSONResponse(
+            outcome.body, status_code=outcome.status, headers=headers, media_type=media
+        )
+
+    @router.post("/paypoint/manual-releases", status_code=201)
+    def manual_release(
+        body: ManualReleaseIn,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, supervisors],
+    ) -> list[ReleaseOut]:
+        """A supervisor releases by hand after repeated refused palms, with a written reason."""
+        released = paypoint.manual_release(
+            session,
+            employee_number=body.employee_number,
+            supervisor=principal.username,
+            reason=body.reason,
+            channel=body.channel,
+            device_id=f"supervisor:{principal.username}",
+            pay_point=body.pay_point,
+            now=_now(request),
+        )
+        return [ReleaseOut.of(r) for r in released]
 
     return router

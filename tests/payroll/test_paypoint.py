@@ -61,7 +61,8 @@ def attempts(office: Office) -> list[tuple[str, int]]:
 
 
 def test_the_employees_own_palm_releases_the_salary_to_the_wallet_once(
-    office: Office, posted: int  # noqa: F811
+    office: Office,
+    posted: int,  # noqa: F811
 ) -> None:
     result = claim(office, "E000001", Palm("match", "subj-1"), ReleaseChannel.WALLET)
     assert result.outcome == AttemptOutcome.RELEASED and result.reason is None
@@ -91,7 +92,8 @@ def test_a_colleagues_palm_is_refused_and_recorded(office: Office, posted: int) 
 
 
 def test_an_employee_without_an_enrolled_palm_is_sent_to_hr(
-    office: Office, posted: int  # noqa: F811
+    office: Office,
+    posted: int,  # noqa: F811
 ) -> None:
     # E000003 was imported without a palm (see four_employees).
     result = claim(office, "E000003", Palm("match", "subj-1"))
@@ -109,7 +111,8 @@ def test_cash_only_at_the_employees_own_pay_point(office: Office, posted: int) -
 
 
 def test_three_refused_palms_then_a_supervisor_may_release_with_a_reason(
-    office: Office, posted: int  # noqa: F811
+    office: Office,
+    posted: int,  # noqa: F811
 ) -> None:
     def supervisor(reason: str) -> list[Release]:
         released = manual_release(
@@ -121,7 +124,9 @@ def test_three_refused_palms_then_a_supervisor_may_release_with_a_reason(
         return released
 
     for outcome in ("no_match", "ambiguous"):
-        result = claim(office, "E000001", Palm(outcome, "subj-1" if outcome == "ambiguous" else None))
+        result = claim(
+            office, "E000001", Palm(outcome, "subj-1" if outcome == "ambiguous" else None)
+        )
         assert not result.manual_release_allowed
     with pytest.raises(NotEnoughFailedAttempts, match="2 refused palm attempt"):
         supervisor("worn fingertips")
@@ -140,7 +145,10 @@ def test_three_refused_palms_then_a_supervisor_may_release_with_a_reason(
 
 
 def test_two_counters_releasing_one_salary_at_once_pay_it_once(
-    office: Office, posted: int, session_factory: sessionmaker[Session], db_backend: str  # noqa: F811
+    office: Office,
+    posted: int,  # noqa: F811
+    session_factory: sessionmaker[Session],
+    db_backend: str,
 ) -> None:
     if db_backend != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL; SQLite serialises on its file lock")

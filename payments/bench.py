@@ -108,19 +108,20 @@ def _baseline(engine: Engine, operations: int, workers: int) -> Timing:
             connection.execute(text(f"DROP TABLE {table}"))
 
 
-def run(
-    engine: Engine,
+@dataclass(frozen=True)
+class BenchAccounts:
+    wallets: list[int]
+    merchants: list[int]
+
+
+def open_accounts(
+    factory: sessionmaker[Session],
     *,
-    operations: int = 2000,
-    workers: int = 4,
     wallets: int = 200,
     merchants: int = 20,
     policy: PaymentsPolicy = DEFAULT_POLICY,
-    seed: int = 0,
-) -> list[Timing]:
-    """Baseline inserts, P2P transfers and palm-less purchases (hold + capture), each
-    ``operations`` times, on a migrated database (new accounts; existing data is untouched)."""
-    factory: sessionmaker[Session] = create_session_factory(engine)
+) -> BenchAccounts:
+    """Fresh funded wallets and merchant accounts (existing data is untouched)."""
     now = datetime.now(UTC)
     tag = uuid.uuid4().hex[:8]
     with unit_of_work(factory) as session:
@@ -161,6 +162,24 @@ def run(
                 initiator="bench",
                 now=now,
             )
+    return BenchAccounts(wallet_ids, shop_ids)
+
+
+def run(
+    engine: Engine,
+    *,
+    operations: int = 2000,
+    workers: int = 4,
+    wallets: int = 200,
+    merchants: int = 20,
+    policy: PaymentsPolicy = DEFAULT_POLICY,
+    seed: int = 0,
+) -> list[Timing]:
+    """Baseline inserts, P2P transfers and palm-less purchases (hold + capture), each
+    ``operations`` times, on a migrated database (new accounts; existing data is untouched)."""
+    factory: sessionmaker[Session] = create_session_factory(engine)
+    accounts = open_accounts(factory, wallets=wallets, merchants=merchants, policy=policy)
+    wallet_ids, shop_ids = accounts.wallets, accounts.merchants
     rng = random.Random(seed)
     pairs = [tuple(rng.sample(wallet_ids, 2)) for _ in range(operations)]
     buys = [(rng.choice(wallet_ids), rng.choice(shop_ids)) for _ in range(operations)]

@@ -15,7 +15,7 @@ from rich.table import Table
 from palmvein.cli.errors import CliError
 from palmvein.cli.exit_codes import ExitCode
 
-bench_app = typer.Typer(help="Benchmarks of the recognition engine.", no_args_is_help=True)
+bench_app = typer.Typer(help="Benchmarks: 1:N identification, payments.", no_args_is_help=True)
 
 
 def _mib(n: float) -> str:
@@ -191,4 +191,7 @@ def identify_command(
 
 
 def register(app: typer.Typer) -> None:
+    # Its commands attach themselves to bench_app when imported.
+    from palmvein.cli import bench_payments  # noqa: F401
+
     app.add_typer(bench_app, name="bench")

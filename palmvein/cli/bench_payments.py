@@ -1,0 +1,221 @@
+"""``palmvein bench payments``: ledger transfers and purchases per second on PostgreSQL.
+
+Three layers are timed in the same run, on the same database, with the same number of client
+threads: plain single-row inserts (what the database and the machine allow at all), the payments
+services called directly (one transaction per operation), and P2P transfers through the HTTP API
+of a real uvicorn server (authentication, idempotency and problem handling included).
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.engine import make_url
+
+from palmvein.cli.bench_cmd import bench_app
+from palmvein.cli.errors import CliError
+from palmvein.cli.exit_codes import ExitCode
+
+DEFAULT_SERVER = "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
+
+
+@contextmanager
+def scratch_database(server_url: str) -> Iterator[str]:
+    """A new, empty PostgreSQL database on ``server_url``'s server, dropped afterwards."""
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"palmvein_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as connection:
+            connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # noqa: BLE001 - any connection failure gets the same hint
+        admin.dispose()
+        raise CliError(
+            f"cannot create a scratch database on {make_url(server_url).host}: "
+            f"{type(exc).__name__}",
+            hint="start PostgreSQL (127.0.0.1:5432, user postgres) or pass --server URL",
+            code=ExitCode.DATABASE,
+        ) from None
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@contextmanager
+def api_server(database_url: str) -> Iterator[tuple[int, Any]]:
+    """The palmvein API on a free local port, in this process; yields (port, settings)."""
+    import socket
+
+    import uvicorn
+
+    from palmvein.app import create_app
+    from palmvein.core.settings import Settings
+    from palmvein.log import configure_logging
+
+    # One log line per request would be most of the work being measured (and of the output).
+    configure_logging(level="WARNING", json=False)
+    settings = Settings(database_url=database_url)
+    app = create_app(settings)
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise CliError("the API server did not start", code=ExitCode.FAILURE)
+        time.sleep(0.05)
+    try:
+        yield port, settings
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _bearer(engine: Engine, settings: Any) -> str:
+    from palmvein.core.db import create_session_factory, unit_of_work
+    from palmvein.core.security.roles import Role
+    from palmvein.core.security.tokens import TokenKind, issue_token
+    from palmvein.core.security.users import create_user
+
+    now = datetime.now(UTC)
+    with unit_of_work(create_session_factory(engine)) as session:
+        user = create_user(
+            session,
+            username=f"bench.{uuid.uuid4().hex[:6]}",
+            full_name="Benchmark Teller",
+            password=uuid.uuid4().hex,
+            roles=frozenset({Role.MERCHANT_CASHIER}),
+            actor="bench",
+            now=now,
+        )
+        user_id = user.id
+    token, _ = issue_token(
+        settings.secret_key.get_secret_value(),
+        user_id=user_id,
+        kind=TokenKind.ACCESS,
+        now=now,
+        lifetime=timedelta(hours=2),
+    )
+    return token
+
+
+def http_transfers(
+    engine: Engine, database_url: str, operations: int, workers: int, seed: int
+) -> Any:
+    """P2P transfers through ``POST /payments/transfers`` on a live server."""
+    import random
+
+    from palmvein.core.db import create_session_factory
+    from payments.bench import measure, open_accounts
+
+    accounts = open_accounts(create_session_factory(engine))
+    rng = random.Random(seed)
+    pairs = [tuple(rng.sample(accounts.wallets, 2)) for _ in range(operations)]
+    with api_server(database_url) as (port, settings):
+        headers = {
+            "Authorization": f"Bearer {_bearer(engine, settings)}",
+            "Content-Type": "application/json",
+        }
+        local = threading.local()
+
+        def transfer(index: int) -> None:
+            # One keep-alive connection per client thread, as a terminal gateway would hold.
+            if not hasattr(local, "connection"):
+                local.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+            payer, payee = pairs[index]
+            body = json.dumps(
+                {"from_wallet_id": payer, "to_wallet_id": payee, "amount": "100.00",
+                 "currency": "DZD"}
+            )  # fmt: skip
+            local.connection.request(
+                "POST", "/payments/transfers", body=body,
+                headers=headers | {"Idempotency-Key": uuid.uuid4().hex},
+            )  # fmt: skip
+            response = local.connection.getresponse()
+            payload = response.read()
+            if response.status != 201:
+                raise RuntimeError(f"HTTP {response.status}: {payload[:200]!r}")
+
+        return measure("HTTP p2p transfer", operations, workers, transfer)
+
+
+@bench_app.command("payments")
+def payments_command(
+    operations: Annotated[int, typer.Option(min=10, help="Operations per measurement.")] = 1000,
+    workers: Annotated[int, typer.Option(min=1, help="Concurrent client threads.")] = 4,
+    server: Annotated[
+        str,
+        typer.Option(help="PostgreSQL server (any database on it); a scratch database is made."),
+    ] = DEFAULT_SERVER,
+    seed: Annotated[int, typer.Option(help="Seed of the account pairs.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
+) -> None:
+    """Ledger transfers/s and purchases/s on PostgreSQL, p50/p99, beside plain inserts."""
+    from palmvein.migrate import upgrade
+    from payments.bench import run
+
+    console = Console(stderr=True)
+    with scratch_database(server) as url:
+        engine = create_engine(url, pool_size=workers + 2, max_overflow=workers)
+        try:
+            console.print(f"[dim]scratch database {make_url(url).database}: migrating[/]")
+            upgrade(engine)
+            console.print(f"[dim]service layer: {operations} operations x 3, {workers} threads[/]")
+            timings = run(engine, operations=operations, workers=workers, seed=seed)
+            console.print("[dim]HTTP API on a live uvicorn server[/]")
+            timings.append(http_transfers(engine, url, operations, workers, seed))
+        finally:
+            engine.dispose()
+    baseline = timings[0].per_second
+    rows = [
+        {
+            "name": t.name,
+            "operations": t.count,
+            "per_second": round(t.per_second, 1),
+            "p50_ms": round(t.p50_ms, 2),
+            "p99_ms": round(t.p99_ms, 2),
+            "vs_baseline": round(t.per_second / baseline, 3) if baseline else None,
+        }
+        for t in timings
+    ]
+    result = {
+        "workers": workers,
+        "cpus": os.cpu_count(),
+        "load_average": list(os.getloadavg()),
+        "target_transfers_per_second": 500,
+        "results": rows,
+    }
+    if as_json:
+        print(json.dumps(result, indent=2))
+        return
+    table = Table(title="palmvein bench payments (PostgreSQL)")
+    for column in ("measurement", "ops", "per s", "p50 ms", "p99 ms", "x baseline"):
+        table.add_column(column, justify="left" if column == "measurement" else "right")
+    for r in rows:
+        table.add_row(*(str(r[k]) for k in
+                        ("name", "operations", "per_second", "p50_ms", "p99_ms", "vs_baseline")))
+    table.caption = (
+        f"{workers} client threads, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.2f}; target: 500 transfers/s"
+    )
+    Console().print(table)

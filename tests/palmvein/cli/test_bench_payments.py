@@ -1,0 +1,50 @@
+"""``palmvein bench payments``: figures from a scratch PostgreSQL database, then nothing left."""
+
+from __future__ import annotations
+
+import json
+
+import psycopg
+import pytest
+from typer.testing import CliRunner
+
+from palmvein.cli import app, main
+
+from ...conftest import POSTGRES_URL, _pg_admin_conninfo
+
+
+def _bench_databases() -> set[str]:
+    with psycopg.connect(_pg_admin_conninfo(), autocommit=True) as conn:
+        rows = conn.execute("SELECT datname FROM pg_database WHERE datname LIKE 'palmvein_bench_%'")
+        return {str(r[0]) for r in rows}
+
+
+def test_bench_payments_measures_every_layer_and_drops_its_database(
+    postgres_available: str | None,
+) -> None:
+    if postgres_available is not None:
+        pytest.skip(postgres_available)
+    before = _bench_databases()
+    result = CliRunner().invoke(
+        app,
+        ["bench", "payments", "--operations", "10", "--workers", "2", "--server", POSTGRES_URL,
+         "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    figures = json.loads(result.stdout)
+    names = [r["name"] for r in figures["results"]]
+    assert names == ["baseline single insert", "p2p transfer", "purchase (hold+capture)",
+                     "HTTP p2p transfer"]  # fmt: skip
+    for row in figures["results"]:
+        assert row["operations"] == 10 and row["per_second"] > 0 and row["p99_ms"] >= row["p50_ms"]
+    assert _bench_databases() == before
+
+
+def test_bench_payments_without_a_server_says_how_to_get_one(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with pytest.raises(SystemExit) as exited:
+        main(["bench", "payments", "--server", "postgresql+psycopg://postgres@127.0.0.1:9/x"])
+    assert exited.value.code == 4
+    err = capsys.readouterr().err
+    assert "scratch database" in err and "start PostgreSQL" in err

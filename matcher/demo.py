@@ -26,7 +26,7 @@ class DemoReport:
     facts: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _captures(seed: int, identity: int, session: int, n: int) -> list[biometric.Template]:
+def capture_templates(seed: int, identity: int, session: int, n: int) -> list[biometric.Template]:
     """Templates of ``n`` good captures of one simulated palm, taken the way a desk takes them:
     the pyusb driver on the emulated USB scanner, a capture session that waits for the hand,
     pairs LED-off and LED-on frames, checks liveness and keeps the best frame by quality."""
@@ -55,6 +55,14 @@ def _captures(seed: int, identity: int, session: int, n: int) -> list[biometric.
     return out
 
 
+def demo_palm(external_ref: str | None) -> tuple[int, int] | None:
+    """(sensor seed, identity) of a person this demo enrolled, from its external reference."""
+    parts = (external_ref or "").split("-")
+    if len(parts) != 3 or parts[0] != "demo" or not (parts[1] + parts[2]).isdigit():
+        return None
+    return int(parts[1]), int(parts[2])
+
+
 def run_demo(service: MatcherService, follower: IndexFollower, seed: int = 2026) -> DemoReport:
     """Enrol :data:`DEMO_STAFF` from simulated captures, then plant and catch a duplicate.
 
@@ -67,7 +75,7 @@ def run_demo(service: MatcherService, follower: IndexFollower, seed: int = 2026)
     people: dict[str, tuple[str, int]] = {}
     for identity, name in enumerate(DEMO_STAFF):
         person = service.create_person(name, external_ref=f"demo-{seed}-{identity}")
-        templates = _captures(seed, identity, 0, SAMPLES)
+        templates = capture_templates(seed, identity, 0, SAMPLES)
         if len(templates) < SAMPLES:
             report.skipped.append(name)
             continue
@@ -86,7 +94,7 @@ def run_demo(service: MatcherService, follower: IndexFollower, seed: int = 2026)
     if not people:
         return report
     name, (person_id, identity) = next(iter(people.items()))
-    fresh = _captures(seed, identity, 1, SAMPLES)
+    fresh = capture_templates(seed, identity, 1, SAMPLES)
     if len(fresh) == SAMPLES:
         twin = service.create_person(f"{name} (under a new name)")
         result = service.enrol(twin.id, {"right": fresh})

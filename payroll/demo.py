@@ -16,14 +16,17 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from matcher.demo import capture_templates, demo_palm
 from matcher.models import Person
+from matcher.repository import IndexFollower
+from matcher.service import MatcherService
 from palmvein.core.db import unit_of_work
 from palmvein.core.money import Money
 from payments import ledger
 from payments import service as payments_service
 from payments.models import AccountKind
-from payroll import jobs, reports, runs, service
-from payroll.errors import AlreadyReleased, MakerCheckerViolation
+from payroll import jobs, paypoint, reports, runs, service
+from payroll.errors import MakerCheckerViolation
 from payroll.models import (
     Employee,
     Payment,
@@ -32,11 +35,11 @@ from payroll.models import (
     RunStatus,
     SalaryStructure,
 )
-from payroll.release import release_payment
 from payroll.sample import ALGERIA_FROM, algeria_structure, employee_rows, write_csv
 
 GRADE = "G12"
 OFFICER, APPROVER = "staff:officer", "staff:approver"
+DEVICE = "device:demo-pay-point"
 
 
 def _next_period(session: Session) -> str:
@@ -49,10 +52,75 @@ def _next_period(session: Session) -> str:
     return f"{year + month // 12}-{month % 12 + 1:02d}"
 
 
+def _release_by_palm(
+    factory: sessionmaker[Session],
+    follower: IndexFollower,
+    run_id: int,
+    period: str,
+    now: datetime,
+    facts: list[tuple[str, str]],
+) -> str:
+    """At the employee's pay point: a colleague's palm is refused, then the employee's own palm
+    (a fresh capture through the emulated USB scanner, identified 1:N) releases the salary to
+    their wallet, and a second claim finds nothing left. Returns the employee number paid."""
+    with unit_of_work(factory) as session:
+        candidates = session.execute(
+            select(Payment, Employee, Person)
+            .join(Employee, Employee.id == Payment.employee_id)
+            .join(Person, Person.id == Employee.subject_id)
+            .where(Payment.run_id == run_id)
+            .order_by(Payment.employee_id)
+        ).all()
+        palms: list[tuple[Employee, Person, tuple[int, int]]] = []
+        for _, e, p in candidates:
+            palm = demo_palm(p.external_ref)
+            if palm is not None:
+                palms.append((e, p, palm))
+        if len(palms) < 2:
+            facts.append(("released by palm", "fewer than two demo palms on the payroll: skipped"))
+            return "-"
+        (employee, person, (seed, identity)), (_, _, (other_seed, other)) = palms[0], palms[1]
+        number, pay_point = employee.employee_number, employee.pay_point
+        if not ledger.find_account(session, owner_type="person", owner_id=person.id,
+                                   kind=AccountKind.WALLET, currency="DZD"):  # fmt: skip
+            payments_service.open_wallet(session, person_id=person.id, currency="DZD",
+                                         phone="+213555000100", now=now)  # fmt: skip
+    outcomes = []
+    for palm_seed, palm_identity in ((other_seed, other), (seed, identity), (seed, identity)):
+        probes = capture_templates(palm_seed, palm_identity, 2, 1)
+        if not probes:
+            outcomes.append("capture failed")
+            continue
+        probe = probes[0]
+        with unit_of_work(factory) as session:
+            matcher = MatcherService(session, follower, actor=DEVICE)
+            decision = matcher.identify(probe, purpose="salary_release")
+            result = paypoint.claim_salary(
+                session, employee_number=number, decision=decision,
+                channel=ReleaseChannel.WALLET, device_id=DEVICE, pay_point=pay_point,
+                cashier=DEVICE, now=now,
+            )  # fmt: skip
+            paid = sum(r.amount for r in result.released)
+        outcomes.append(
+            f"{result.outcome.value} (score {decision.score:.3f}, threshold "
+            f"{decision.threshold:.3f})" + (f", {Money(paid, 'DZD')} to the wallet" if paid else "")
+        )
+    facts.append((f"release of {number}'s {period} salary at {pay_point}",
+                  (f"a colleague's palm: {outcomes[0]}; own palm: {outcomes[1]}; "
+                   f"again: {outcomes[2]}")))  # fmt: skip
+    return number
+
+
 def run_demo(
-    factory: sessionmaker[Session], *, now: datetime, out_dir: Path, employees: int = 12
+    factory: sessionmaker[Session],
+    *,
+    now: datetime,
+    out_dir: Path,
+    employees: int = 12,
+    follower: IndexFollower | None = None,
 ) -> list[tuple[str, str]]:
-    """Run the month; returns (label, value) facts for the demo summary."""
+    """Run the month; returns (label, value) facts for the demo summary. With the worker's
+    palm index (``follower``) a salary is released by palm at its pay point."""
     out_dir.mkdir(parents=True, exist_ok=True)
     facts: list[tuple[str, str]] = []
     with unit_of_work(factory) as session:
@@ -139,35 +207,11 @@ def run_demo(
         )
     )
 
-    with unit_of_work(factory) as session:
-        first = session.scalars(
-            select(Payment)
-            .join(Employee, Employee.id == Payment.employee_id)
-            .where(Payment.run_id == run_id, Employee.subject_id.is_not(None))
-            .order_by(Payment.employee_id)
-            .limit(1)
-        ).one_or_none()
-        released = "-"
-        if first is not None:
-            employee = session.get(Employee, first.employee_id)
-            assert employee is not None and employee.subject_id is not None
-            if not ledger.find_account(session, owner_type="person", owner_id=employee.subject_id,
-                                       kind=AccountKind.WALLET, currency="DZD"):  # fmt: skip
-                payments_service.open_wallet(session, person_id=employee.subject_id,
-                                             currency="DZD", phone="+213555000100", now=now)  # fmt: skip
-            release_payment(session, first.id, channel=ReleaseChannel.WALLET,
-                            released_by="staff:cashier", device_id="demo-pay-point", now=now)  # fmt: skip
-            released = employee.employee_number
-    again = "-"
-    if first is not None:
-        try:
-            with unit_of_work(factory) as session:
-                release_payment(session, first.id, channel=ReleaseChannel.CASH,
-                                released_by="staff:cashier", now=now)  # fmt: skip
-            again = "released AGAIN (bug)"
-        except AlreadyReleased:
-            again = "a second release is refused"
-    facts.append(("released", f"{released}'s {period} salary to their wallet; {again}"))
+    released = "-"
+    if follower is not None:
+        released = _release_by_palm(factory, follower, run_id, period, now, facts)
+    else:
+        facts.append(("released", "no palm index given: nothing released"))
 
     with unit_of_work(factory) as session:
         unclaimed = reports.unclaimed(session, older_than_days=0, now=now)

@@ -263,15 +263,28 @@ def step_payments(ctx: DemoContext) -> StepResult:
 
 
 def step_payroll(ctx: DemoContext) -> StepResult:
-    """A pay month: import, compute, maker-checker approval, posting, a release, reports."""
+    """A pay month: import, compute, maker-checker approval, posting, release by palm, reports."""
+    from matcher.crypto import Keyring
+    from matcher.repository import IndexFollower
     from payroll.demo import run_demo
 
-    facts = run_demo(create_session_factory(ctx.engine), now=utcnow(), out_dir=Path("var"))
+    keyring = Keyring.from_environment(
+        ctx.settings.secret_key.get_secret_value(), production=ctx.settings.is_production
+    )
+    follower = IndexFollower(keyring)
+    with transaction(ctx.engine) as session:
+        follower.start(session)
+    facts = run_demo(
+        create_session_factory(ctx.engine), now=utcnow(), out_dir=Path("var"), follower=follower
+    )
     found = dict(facts)
+    release = next((v for k, v in facts if k.startswith("release of ")), "")
     ok = (
         found.get("ledger check") == "balanced"
         and found.get("maker-checker", "").startswith("refused")
-        and found.get("released", "").endswith("a second release is refused")
+        and "a colleague's palm: wrong_person" in release
+        and "own palm: released" in release
+        and "again: nothing_held" in release
     )
     return StepResult("Payroll month", facts, ok=ok)
 

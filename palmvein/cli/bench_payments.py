@@ -65,10 +65,6 @@ def api_server(database_url: str) -> Iterator[tuple[int, Any]]:
 
     from palmvein.app import create_app
     from palmvein.core.settings import Settings
-    from palmvein.log import configure_logging
-
-    # One log line per request would be most of the work being measured (and of the output).
-    configure_logging(level="WARNING", json=False)
     settings = Settings(database_url=database_url)
     app = create_app(settings)
     with socket.socket() as probe:
@@ -78,17 +74,44 @@ def api_server(database_url: str) -> Iterator[tuple[int, Any]]:
         uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", access_log=False)
     )
     thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise CliError("the API server did not start", code=ExitCode.FAILURE)
-        time.sleep(0.05)
+    with _quiet_logging():
+        thread.start()
+        deadline = time.monotonic() + 30
+        while not server.started:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise CliError("the API server did not start", code=ExitCode.FAILURE)
+            time.sleep(0.05)
+        try:
+            yield port, settings
+        finally:
+            server.should_exit = True
+            thread.join(timeout=10)
+
+
+@contextmanager
+def _quiet_logging() -> Iterator[None]:
+    """Warnings only while measuring (one log line per request would be most of the work), then
+    the caller's logging configuration back as it was."""
+    import logging
+    import sys
+
+    import structlog
+
+    from palmvein.log import configure_logging
+
+    saved = structlog.get_config()
+    root, access = logging.getLogger(), logging.getLogger("uvicorn.access")
+    handlers, level = list(root.handlers), root.level
+    access_handlers, access_propagate = list(access.handlers), access.propagate
+    configure_logging(level="WARNING", json=False, stream=sys.stderr)
     try:
-        yield port, settings
+        yield
     finally:
-        server.should_exit = True
-        thread.join(timeout=10)
+        structlog.configure(**saved)
+        root.handlers, access.handlers, access.propagate = handlers, access_handlers, (
+            access_propagate
+        )
+        root.setLevel(level)
 
 
 def _bearer(engine: Engine, settings: Any) -> str:

@@ -13,12 +13,15 @@ from fastapi.responses import Response
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from capture.session import PresentationAttackSuspected
 from enrollment_ui import samples
 from enrollment_ui.config import PagesConfig
 from enrollment_ui.web import PREFIX, go_to, render
 from matcher.models import DuplicateCase, Hand, Person
 from matcher.routes import follower_for
 from matcher.service import EnrolmentOutcome, MatcherService
+from palmvein.core import audit
+from palmvein.core.db import unit_of_work
 from palmvein.core.errors import FieldProblem, ValidationFailed
 
 _LIST_LIMIT = 50
@@ -105,7 +108,15 @@ def add_routes(router: APIRouter, db_session: Any, enrollers: Any, admins: Any) 
         hand = _hand(hand)
         upload = await image.read() if image is not None else b""
         if scanner:
-            frame = _pool(request).capture(scanner)
+            try:
+                frame = _pool(request).capture(scanner)
+            except PresentationAttackSuspected as suspected:
+                # Recorded in its own transaction: the request's is rolled back by the refusal.
+                with unit_of_work(request.app.state.session_factory) as log:
+                    audit.record(log, actor=principal.actor, action="capture.presentation_attack",
+                                 entity_type="person", entity_id=person_id,
+                                 data={"scanner": scanner, **suspected.audit_data()})  # fmt: skip
+                raise
         elif upload:
             frame = samples.decode_upload(upload)
         else:

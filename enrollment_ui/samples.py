@@ -23,7 +23,7 @@ import numpy.typing as npt
 
 import biometric
 from capture.scanner import ScannerBase, ScannerError
-from capture.session import CaptureSession, SessionSettings
+from capture.session import CaptureSession, PresentationAttackSuspected, SessionSettings
 from capture.uri import ScannerUriError, scanner_from_uri
 from enrollment_ui.i18n import N_
 from palmvein.core.errors import FieldProblem, ValidationFailed
@@ -191,6 +191,9 @@ class ScannerPool:
             try:
                 result = CaptureSession(scanner, lambda im: biometric.assess(im).score,
                                         self.settings).run()
+            except PresentationAttackSuspected:
+                # Its own problem (422 with the liveness reasons); the page audits it.
+                raise
             except ScannerError as exc:
                 self._forget(uri)
                 raise ValidationFailed(f"the capture failed: {exc}",

@@ -57,7 +57,7 @@ def test_old_keys_still_decrypt_after_a_new_key_is_put_first() -> None:
 
 
 @pytest.mark.parametrize("spec", ["", "no-colon", "k:not base64!", f"k:{base64.b64encode(b'short').decode()}",
-                                  f"a:b:{new_key()}"])
+                                  f"a:b:{base64.b64encode(bytes(32)).decode()}"])
 def test_malformed_key_specifications_are_refused(spec: str) -> None:
     with pytest.raises(KeyringError):
         ring(spec)

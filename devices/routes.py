@@ -287,7 +287,7 @@ def create_router(db_session: Any, require_roles: Callable[..., Any]) -> APIRout
         principal: Annotated[Any, readers],
         kind: Annotated[DeviceKind | None, Query()] = None,
     ) -> list[DeviceOut]:
-        """Every device with its status: online, stale, never-seen or revoked."""
+        """Every device with its status: online, faulty, offline, never-seen or revoked."""
         rows = service.device_statuses(
             session, now=now_of(request), kind=kind, policy=_policy(request)
         )

@@ -64,8 +64,8 @@ class DevicePolicy:
         A request is accepted while ``|server time - its timestamp| <= window``.
     rotation_overlap : timedelta
         How long a key replaced by a rotation keeps working.
-    online_within, stale_after : timedelta
-        A device whose last heartbeat is at most ``online_within`` old is online; older, stale.
+    online_within : timedelta
+        A device whose last heartbeat is at most ``online_within`` old is online (or faulty, when it reports its scanner so); older, offline.
     """
 
     window: timedelta = timedelta(seconds=300)
@@ -84,9 +84,14 @@ DEFAULT_POLICY = DevicePolicy()
 
 class DeviceStatus(StrEnum):
     ONLINE = "online"
-    STALE = "stale"
+    FAULTY = "faulty"  # heartbeating, but reporting its scanner faulty or disconnected
+    OFFLINE = "offline"  # no heartbeat within the policy's window
     NEVER_SEEN = "never-seen"
     REVOKED = "revoked"
+
+
+#: Scanner states in a heartbeat that make an online device count as faulty.
+FAULTY_SCANNER_STATES = frozenset({"faulty", "disconnected"})
 
 
 @dataclass(frozen=True)
@@ -511,9 +516,11 @@ def status_of(
         return DeviceStatus.REVOKED
     if device.last_seen_at is None:
         return DeviceStatus.NEVER_SEEN
-    if now - device.last_seen_at <= policy.online_within:
-        return DeviceStatus.ONLINE
-    return DeviceStatus.STALE
+    if now - device.last_seen_at > policy.online_within:
+        return DeviceStatus.OFFLINE
+    if (device.scanner_status or "").lower() in FAULTY_SCANNER_STATES:
+        return DeviceStatus.FAULTY
+    return DeviceStatus.ONLINE
 
 
 def device_statuses(

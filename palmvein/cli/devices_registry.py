@@ -178,7 +178,7 @@ def status_command(
     kind: Annotated[str | None, typer.Option("--kind", help="Only this kind.")] = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Every device with its status: online, stale, never-seen or revoked."""
+    """Every device with its status: online, faulty, offline, never-seen or revoked."""
     from devices import service
     from devices.models import DeviceKind
 
@@ -192,7 +192,7 @@ def status_command(
     if not data:
         console.print("No devices registered.")
         return
-    colours = {"online": "green", "stale": "yellow", "never-seen": "dim", "revoked": "red"}
+    colours = {"online": "green", "offline": "yellow", "faulty": "magenta", "never-seen": "dim", "revoked": "red"}
     table = Table(title="Devices")
     for column in ("Id", "Kind", "Label", "Bound to", "Status", "Last seen", "Software", "Keys"):
         # Ids, kinds, statuses and key ids are what scripts and people copy: never fold them.

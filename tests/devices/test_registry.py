@@ -281,7 +281,7 @@ def test_every_registry_change_is_audited(
         assert device.secret not in data
 
 
-def test_status_is_online_stale_never_seen_or_revoked(
+def test_status_is_online_faulty_offline_never_seen_or_revoked(
     session_factory: sessionmaker[Session],
     keyring: Keyring,
     clock: FakeClock,
@@ -309,4 +309,10 @@ def test_status_is_online_stale_never_seen_or_revoked(
     clock.advance(minutes=3)
     assert statuses()[seen.device_id] is DeviceStatus.ONLINE
     clock.advance(seconds=1)
-    assert statuses()[seen.device_id] is DeviceStatus.STALE
+    assert statuses()[seen.device_id] is DeviceStatus.OFFLINE
+    # Back, but its scanner is broken: heartbeating and faulty, not online.
+    with unit_of_work(session_factory) as session:
+        service.record_heartbeat(
+            session, device, software_version="1.0", scanner_status="faulty", now=clock()
+        )
+    assert statuses()[seen.device_id] is DeviceStatus.FAULTY

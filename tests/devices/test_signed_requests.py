@@ -284,7 +284,7 @@ def test_admins_list_device_status(
     listed = device_client.get("/devices", headers=admin)
     assert listed.status_code == 200
     statuses = {d["id"]: d["status"] for d in listed.json()}
-    assert statuses == {scanner.device_id: "stale", idle.device_id: "never-seen"}
+    assert statuses == {scanner.device_id: "offline", idle.device_id: "never-seen"}
     assert all("secret" not in json.dumps(d) for d in listed.json())
     window = {"start": "2026-03-01T07:00:00Z", "end": "2026-03-01T09:00:00Z"}
     outages = device_client.get("/devices/outages", params=window, headers=admin)

@@ -65,7 +65,8 @@ class DevicePolicy:
     rotation_overlap : timedelta
         How long a key replaced by a rotation keeps working.
     online_within : timedelta
-        A device whose last heartbeat is at most ``online_within`` old is online (or faulty, when it reports its scanner so); older, offline.
+        A device whose last heartbeat is at most ``online_within`` old is online (or faulty,
+        when it reports its scanner so); older, offline.
     """
 
     window: timedelta = timedelta(seconds=300)

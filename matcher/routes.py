@@ -61,7 +61,10 @@ def identify_upload(
         return decision
     probe = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_GRAYSCALE)
     if probe is None:
-        raise ValidationFailed("the palm image cannot be read (PNG, JPEG or another 8-bit image)")
+        raise ValidationFailed(
+            "the palm image cannot be read",
+            [FieldProblem("image", "PNG, JPEG or another image OpenCV reads")],
+        )
     service = MatcherService(
         session, follower_for(request, session), actor=actor, clock=request.app.state.clock
     )

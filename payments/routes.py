@@ -34,7 +34,7 @@ from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from palmvein.core.errors import FieldProblem, ValidationFailed
+from matcher.routes import identify_upload
 from palmvein.core.money import Money
 from palmvein.core.security.roles import Role
 from payments import counter, idempotency, ledger, service, statements
@@ -112,32 +112,6 @@ def _stored_response(outcome: idempotency.IdempotentResponse) -> JSONResponse:
     return JSONResponse(
         outcome.body, status_code=outcome.status, headers=headers, media_type=media_type
     )
-
-
-def _identify(request: Request, session: Session, principal: Any, image: bytes) -> Any:
-    """The matcher's decision on the payer's palm (``app.state.payments_identify`` overrides)."""
-    override = getattr(request.app.state, "payments_identify", None)
-    if override is not None:
-        return override(session, image)
-    import cv2
-    import numpy as np
-
-    from matcher.routes import follower_for
-    from matcher.service import MatcherService
-
-    probe = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_GRAYSCALE)
-    if probe is None:
-        raise ValidationFailed(
-            "the palm image cannot be read",
-            [FieldProblem("image", "PNG, JPEG or another image OpenCV reads")],
-        )
-    matcher = MatcherService(
-        session,
-        follower_for(request, session),
-        actor=principal.actor,
-        clock=request.app.state.clock,
-    )
-    return matcher.identify(np.asarray(probe, dtype=np.uint8), purpose="payment")
 
 
 def _account_out(session: Session, account: Account) -> AccountOut:
@@ -528,7 +502,9 @@ def create_router(
         }
 
         def action() -> tuple[int, dict[str, Any]]:
-            decision = _identify(request, session, principal, data)
+            decision = identify_upload(
+                request, session, actor=principal.actor, image=data, purpose="payment"
+            )
             result = counter.counter_purchase(
                 session,
                 _policy(request),

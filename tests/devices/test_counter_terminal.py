@@ -1,6 +1,6 @@
 """The counter flow signed by terminals: the merchant comes from the binding, replays move nothing.
 
-The payer is identified by a stand-in for the matcher (``app.state.payments_identify``), as in
+The payer is identified by a stand-in for the matcher (``app.state.identify_override``), as in
 the payments tests: what is under test here is who may sell, for whom, and how often.
 """
 
@@ -37,7 +37,9 @@ class Decision:
 def amina_wallet(
     device_app: FastAPI, session_factory: sessionmaker[Session], clock: FakeClock
 ) -> int:
-    device_app.state.payments_identify = lambda session, image: Decision("match", "amina")
+    device_app.state.identify_override = lambda session, image, purpose: Decision(
+        "match", "amina"
+    )
     with unit_of_work(session_factory) as session:
         wallet = service.open_wallet(
             session, person_id="amina", currency="DZD", phone="+213555000001", now=clock()

@@ -275,7 +275,7 @@ def test_counter_purchase_by_palm_with_pin_and_stored_declines(
         subject_id: str | None
 
     palms = {b"amina-palm": Decision("match", "amina"), b"stranger": Decision("no_match", None)}
-    app.state.payments_identify = lambda session, image: palms[image]
+    app.state.identify_override = lambda session, image, purpose: palms[image]
 
     def sell(image: bytes, amount: str, key: str, pin: str | None = None) -> Any:
         form = {"amount": amount, "currency": "DZD"}

@@ -17,6 +17,7 @@ from enrollment_ui.web import (
     go_to,
     home_path,
     is_htmx,
+    pages_config,
     render,
 )
 from palmvein.core.errors import NotFound
@@ -44,8 +45,9 @@ def add_routes(router: APIRouter, db_session: Any, public: Any, any_staff: Any,
         return RedirectResponse(f"{PREFIX}/", status_code=303)
 
     @router.get(f"{PREFIX}/")
-    def home(principal: Annotated[Any, any_staff]) -> Response:
-        return RedirectResponse(home_path(principal.roles), status_code=303)
+    def home(request: Request, principal: Annotated[Any, any_staff]) -> Response:
+        path = home_path(principal.roles, principal.username, pages_config(request))
+        return RedirectResponse(path, status_code=303)
 
     @router.get(f"{PREFIX}/welcome")
     def welcome(request: Request, principal: Annotated[Any, any_staff]) -> Response:
@@ -62,7 +64,7 @@ def add_routes(router: APIRouter, db_session: Any, public: Any, any_staff: Any,
               next: Annotated[str, Form(max_length=500)] = "") -> Response:
         response = Response(status_code=204)
         roles = sessions.sign_in(request, response, session, username, password)
-        target = _local(next, home_path(roles))
+        target = _local(next, home_path(roles, username, pages_config(request)))
         if is_htmx(request):
             response.headers["HX-Redirect"] = target
         else:

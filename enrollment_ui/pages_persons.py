@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from capture.session import PresentationAttackSuspected
 from enrollment_ui import samples
 from enrollment_ui.config import PagesConfig
-from enrollment_ui.web import PREFIX, go_to, render
+from enrollment_ui.web import PREFIX, go_to, pages_config, render
 from matcher.models import DuplicateCase, Hand, Person
 from matcher.routes import follower_for
 from matcher.service import EnrolmentOutcome, MatcherService
@@ -28,8 +28,7 @@ _LIST_LIMIT = 50
 
 
 def _config(request: Request) -> PagesConfig:
-    config: PagesConfig = getattr(request.app.state, "pages_config", None) or PagesConfig()
-    return config
+    return pages_config(request)
 
 
 def _pool(request: Request) -> samples.ScannerPool:

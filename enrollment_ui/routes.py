@@ -10,7 +10,13 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from enrollment_ui import pages_auth, pages_counter, pages_payroll, pages_persons
+from enrollment_ui import (
+    pages_auth,
+    pages_counter,
+    pages_paypoint,
+    pages_payroll,
+    pages_persons,
+)
 from enrollment_ui.web import BrowserSessions
 from palmvein.core.security.roles import ALL_ROLES, Role
 
@@ -27,6 +33,11 @@ def create_router(db_session: Any, require_roles: Callable[..., Any], public: An
     pages_auth.add_routes(router, db_session, public, any_staff, sessions)
     pages_persons.add_routes(router, db_session, enrollers, admins)
     pages_counter.add_routes(router, db_session, cashiers)
+    # Pay points: cashiers release by palm, supervisors (as the API's manual release) by hand.
+    pages_paypoint.add_routes(
+        router, db_session,
+        desk=require_roles(Role.MERCHANT_CASHIER, Role.PAYROLL_APPROVER, Role.ADMIN),
+        cashiers=cashiers, supervisors=require_roles(Role.PAYROLL_APPROVER, Role.ADMIN))
     # The payroll API's role sets: officers make, approvers check, auditors read.
     pages_payroll.add_routes(
         router, db_session,

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from sqlalchemy.orm import Session
 
+from enrollment_ui.config import PagesConfig
 from enrollment_ui.i18n import LANGUAGE_COOKIE, LANGUAGES, N_, Language, pick_language
 from palmvein.core.errors import (
     AuthenticationFailed,
@@ -78,21 +79,43 @@ class NavItem:
     path: str
     label: str
     roles: frozenset[Role]
+    #: "merchant" or "pay_point": shown only to users assigned one in :class:`PagesConfig`.
+    assignment: str | None = None
 
+    def shown_to(self, username: str, roles: frozenset[Role], config: PagesConfig) -> bool:
+        if not roles & self.roles:
+            return False
+        if self.assignment == "merchant":
+            return username in config.cashier_merchants
+        if self.assignment == "pay_point":
+            return username in config.cashier_pay_points
+        return True
+
+
+_PAYROLL_READERS = frozenset({Role.PAYROLL_OFFICER, Role.PAYROLL_APPROVER, Role.AUDITOR})
 
 NAVIGATION: tuple[NavItem, ...] = (
     NavItem(f"{PREFIX}/persons", N_("People and enrolment"),
             frozenset({Role.HR_CLERK, Role.ADMIN})),
-    NavItem(f"{PREFIX}/counter", N_("Merchant counter"), frozenset({Role.MERCHANT_CASHIER})),
-    NavItem(f"{PREFIX}/payroll", N_("Payroll runs"),
-            frozenset({Role.PAYROLL_OFFICER, Role.PAYROLL_APPROVER, Role.AUDITOR})),
+    NavItem(f"{PREFIX}/counter", N_("Merchant counter"), frozenset({Role.MERCHANT_CASHIER}),
+            "merchant"),
+    NavItem(f"{PREFIX}/paypoint", N_("Pay point"),
+            frozenset({Role.MERCHANT_CASHIER, Role.PAYROLL_APPROVER, Role.ADMIN}), "pay_point"),
+    NavItem(f"{PREFIX}/payroll", N_("Payroll runs"), _PAYROLL_READERS),
+    NavItem(f"{PREFIX}/reports", N_("Payroll reports"), _PAYROLL_READERS),
 )
 
 
-def home_path(roles: frozenset[Role]) -> str:
-    """The first page the caller's roles open."""
+def pages_config(request: Request) -> PagesConfig:
+    config: PagesConfig = getattr(request.app.state, "pages_config", None) or PagesConfig()
+    return config
+
+
+def home_path(roles: frozenset[Role], username: str = "",
+              config: PagesConfig | None = None) -> str:
+    """The first page the caller's roles (and assignments) open."""
     for item in NAVIGATION:
-        if roles & item.roles:
+        if item.shown_to(username.lower(), roles, config or PagesConfig()):
             return item.path
     return f"{PREFIX}/welcome"
 
@@ -119,7 +142,9 @@ def render(request: Request, template: str, principal: StaffPrincipal | None = N
            **values: Any) -> HTMLResponse:
     """Render ``template`` in the caller's language with the shared page context."""
     language = language_of(request)
-    nav = [item for item in NAVIGATION if principal and principal.roles & item.roles]
+    config = pages_config(request)
+    nav = [item for item in NAVIGATION
+           if principal and item.shown_to(principal.username, principal.roles, config)]
     body = _ENV.get_template(template).render(
         request=request,
         principal=principal,
@@ -134,6 +159,7 @@ def render(request: Request, template: str, principal: StaffPrincipal | None = N
         when_time=language.time,
         op_money=_operation_money,
         minor=Money,
+        major=Money.of,
         number=language.number,
         prefix=PREFIX,
         here=request.url.path,

@@ -1,6 +1,12 @@
 """Payroll office pages: runs, the preview with its problem list, submit, approval by a second
-user, return, posting progress. Every step is :mod:`payroll.runs` (the API's own functions), so
-maker-checker and the state machine are the service's rules, shown here as messages.
+user, return, posting progress, and the run's documents. Every step is :mod:`payroll.runs` (the
+API's own functions), so maker-checker and the state machine are the service's rules, shown here
+as messages.
+
+Documents come from :mod:`payroll.documents_service` as the API's document routes do: payslips
+(one employee or the whole run) and the salary register from the computed preview on, titled
+PREVIEW until the run is posted; the bank files only for a posted run. PDFs are in the page's
+language.
 """
 
 # No ``from __future__ import annotations``: FastAPI must see the dependency types.
@@ -14,9 +20,17 @@ from fastapi.responses import Response
 from sqlalchemy.orm import Session, sessionmaker
 
 from enrollment_ui.i18n import N_
-from enrollment_ui.web import PREFIX, go_to, render
+from enrollment_ui.web import PREFIX, go_to, language_of, render
 from palmvein.core.errors import FieldProblem, ValidationFailed
-from payroll import jobs, runs
+from payroll import jobs, reports, runs
+from payroll.documents import Language as DocumentLanguage
+from payroll.documents_service import (
+    FINAL_STATES,
+    PREVIEW_STATES,
+    RunDocuments,
+    employer_from_settings,
+    load_run_documents,
+)
 from payroll.models import RunStatus
 
 PAYROLL = f"{PREFIX}/payroll"
@@ -30,9 +44,33 @@ VOCABULARY = (N_("computed"), N_("submitted"), N_("approved"), N_("posting"), N_
               N_("already_paid"), N_("no_account"), N_("not_enrolled"))
 
 
+PDF = "application/pdf"
+CSV = "text/csv; charset=utf-8"
+XML = "application/xml"
+
+
 def _now(request: Request) -> datetime:
     clock: Callable[[], datetime] = request.app.state.clock
     return clock()
+
+
+def _documents(request: Request, session: Session, run_id: int) -> RunDocuments:
+    return load_run_documents(session, run_id, employer_from_settings(request.app.state.settings))
+
+
+def _document_language(request: Request) -> DocumentLanguage:
+    code = language_of(request).code
+    return "ar" if code == "ar" else "fr" if code == "fr" else "en"
+
+
+def _file(content: bytes, media_type: str, name: str) -> Response:
+    return Response(content, media_type=media_type,
+                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+
+
+def _stem(run: RunDocuments, what: str) -> str:
+    """The API's file names (payroll.routes), so a file is the same whichever way it came."""
+    return f"{what}-run{run.run_id}-{run.period}" + ("-preview" if run.preview else "")
 
 
 def add_routes(router: APIRouter, db_session: Any, readers: Any, makers: Any,
@@ -57,8 +95,62 @@ def add_routes(router: APIRouter, db_session: Any, readers: Any, makers: Any,
     def run_page(run_id: int, request: Request, session: db_session,
                  principal: Annotated[Any, readers]) -> Response:
         summary = runs.summarize(session, run_id, problem_limit=_PROBLEMS_SHOWN)
+        held: list[reports.UnclaimedSalary] = []
+        if summary.status in (RunStatus.POSTING, RunStatus.POSTED):
+            # Release progress: what is still held (payroll.reports.unclaimed, the same held
+            # salaries the unclaimed report lists), of what was posted.
+            held = [h for h in reports.unclaimed(session, older_than_days=0, now=_now(request))
+                    if h.run_id == run_id]
         return render(request, "payroll_run.html", principal, run=summary,
-                      shown=_PROBLEMS_SHOWN)
+                      shown=_PROBLEMS_SHOWN, held=len(held),
+                      held_by_bank=sum(1 for h in held if getattr(h, "channel", "") == "bank"),
+                      documents=summary.status in PREVIEW_STATES | FINAL_STATES,
+                      final=summary.status in FINAL_STATES)
+
+    # -- documents (any payroll reader, as the API's) --------------------------------------------
+
+    @router.get(f"{PAYROLL}/runs/{{run_id}}/payslips.pdf")
+    def payslips_pdf(run_id: int, request: Request, session: db_session,
+                     principal: Annotated[Any, readers]) -> Response:
+        run, language = _documents(request, session, run_id), _document_language(request)
+        return _file(run.payslips_pdf(language), PDF, f"{_stem(run, 'payslips')}-{language}.pdf")
+
+    @router.get(f"{PAYROLL}/runs/{{run_id}}/payslip.pdf")
+    def payslip_pdf(run_id: int, request: Request, session: db_session,
+                    principal: Annotated[Any, readers], employee_number: str = "") -> Response:
+        number = employee_number.strip()[:40]
+        if not number:
+            raise ValidationFailed("enter the employee number",
+                                   [FieldProblem("employee_number", "must not be empty")])
+        run, language = _documents(request, session, run_id), _document_language(request)
+        return _file(run.payslip_pdf(number, language), PDF,
+                     f"{_stem(run, 'payslip')}-{number}-{language}.pdf")
+
+    @router.get(f"{PAYROLL}/runs/{{run_id}}/register.csv")
+    def register_csv(run_id: int, request: Request, session: db_session,
+                     principal: Annotated[Any, readers]) -> Response:
+        run = _documents(request, session, run_id)
+        return _file(run.register_csv(), CSV, f"{_stem(run, 'register')}.csv")
+
+    @router.get(f"{PAYROLL}/runs/{{run_id}}/register.pdf")
+    def register_pdf(run_id: int, request: Request, session: db_session,
+                     principal: Annotated[Any, readers]) -> Response:
+        run, language = _documents(request, session, run_id), _document_language(request)
+        return _file(run.register_pdf(language), PDF, f"{_stem(run, 'register')}-{language}.pdf")
+
+    @router.get(f"{PAYROLL}/runs/{{run_id}}/bank.csv")
+    def bank_csv(run_id: int, request: Request, session: db_session,
+                 principal: Annotated[Any, readers]) -> Response:
+        run = _documents(request, session, run_id)
+        return _file(run.bank_csv(), CSV, f"{_stem(run, 'bank')}.csv")
+
+    @router.get(f"{PAYROLL}/runs/{{run_id}}/pain001.xml")
+    def pain001_xml(run_id: int, request: Request, session: db_session,
+                    principal: Annotated[Any, readers]) -> Response:
+        now = _now(request)
+        run = _documents(request, session, run_id)
+        data = run.pain001_xml(execution_date=now.date(), created_at=now)
+        return _file(data, XML, f"{_stem(run, 'pain001')}.xml")
 
     def step(path: str, guard: Any, action: Callable[[Session, int, Any, datetime], Any]) -> None:
         @router.post(f"{PAYROLL}/runs/{{run_id}}/{path}", name=f"payroll_page_{path}")

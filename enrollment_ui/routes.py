@@ -16,6 +16,7 @@ from enrollment_ui import (
     pages_paypoint,
     pages_payroll,
     pages_persons,
+    pages_reports,
 )
 from enrollment_ui.web import BrowserSessions
 from palmvein.core.security.roles import ALL_ROLES, Role
@@ -39,9 +40,10 @@ def create_router(db_session: Any, require_roles: Callable[..., Any], public: An
         desk=require_roles(Role.MERCHANT_CASHIER, Role.PAYROLL_APPROVER, Role.ADMIN),
         cashiers=cashiers, supervisors=require_roles(Role.PAYROLL_APPROVER, Role.ADMIN))
     # The payroll API's role sets: officers make, approvers check, auditors read.
+    payroll_readers = require_roles(Role.PAYROLL_OFFICER, Role.PAYROLL_APPROVER, Role.AUDITOR)
     pages_payroll.add_routes(
-        router, db_session,
-        readers=require_roles(Role.PAYROLL_OFFICER, Role.PAYROLL_APPROVER, Role.AUDITOR),
+        router, db_session, readers=payroll_readers,
         makers=require_roles(Role.PAYROLL_OFFICER),
         checkers=require_roles(Role.PAYROLL_APPROVER))
+    pages_reports.add_routes(router, db_session, payroll_readers)
     return router

@@ -3,6 +3,7 @@ approved by a different person (the submitter is refused) and posted, all throug
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,6 +43,12 @@ def test_a_run_needs_a_second_person_to_approve_it(
     assert "Employees</dt><dd>4" in page
     # Not enrolled palms are listed as problems but do not block payment.
     assert "not_enrolled" in page and "Submit for approval" in page
+    # The preview's documents are there before approval; the bank files wait for posting.
+    assert "All payslips (PDF)" in page and "bank.csv" not in page
+    preview = client.get(f"{run}/register.csv")
+    assert preview.status_code == 200 and preview.headers["content-type"].startswith("text/csv")
+    assert "-preview.csv" in preview.headers["content-disposition"]
+    assert client.get(f"{run}/bank.csv").status_code == 409
     assert client.post(f"{run}/submit", headers=officer).status_code == 204
     refused = client.post(f"{run}/approve", headers=officer)
     assert refused.status_code == 403 and "cannot approve" in refused.text
@@ -51,7 +58,55 @@ def test_a_run_needs_a_second_person_to_approve_it(
     assert client.post(f"{run}/post", headers=approver).status_code == 204
     page = client.get(run).text
     assert "posted" in page and "<progress" in page
+    assert f'href="{run}/bank.csv"' in page and f'href="{run}/pain001.xml"' in page
     client.cookies.clear()
     sign_in(client, "auditor")
     page = client.get(run).text
     assert page.count("hx-post=") == 1  # only "sign out": auditors read
+    # Any payroll reader downloads the documents, PDFs in the page's language.
+    client.cookies.set("palmvein_lang", "ar")
+    slips = client.get(f"{run}/payslips.pdf")
+    assert slips.status_code == 200 and slips.content.startswith(b"%PDF")
+    assert slips.headers["content-disposition"].endswith('-ar.pdf"')
+    number = re.search(r"<bdi>(E\d{6})</bdi>", client.get(run).text)
+    assert number is not None
+    one = client.get(f"{run}/payslip.pdf", params={"employee_number": number.group(1)})
+    assert one.status_code == 200 and one.content.startswith(b"%PDF")
+    assert client.get(f"{run}/payslip.pdf", params={"employee_number": "X9"}).status_code == 404
+    bank = client.get(f"{run}/bank.csv")
+    assert bank.status_code == 200 and bank.headers["content-type"].startswith("text/csv")
+    pain = client.get(f"{run}/pain001.xml")
+    assert pain.status_code == 200 and b"pain.001.001.09" in pain.content
+
+
+def test_the_reports_open_for_payroll_readers(
+        client: TestClient, make_staff: Callable[..., int], session_factory: Any,
+        tmp_path: Path, clock: Any) -> None:
+    from .test_paypoint_pages import payroll_month
+
+    numbers = payroll_month(session_factory, tmp_path, clock, [None, None, None])
+    make_staff("auditor", Role.AUDITOR)
+    make_staff("clerk", Role.HR_CLERK)
+    clock.advance(days=40)  # before signing in: the session would expire
+    sign_in(client, "auditor")
+    index = client.get("/ui/reports").text
+    assert 'href="/ui/reports"' in index  # in the navigation
+    for path in ("/ui/reports/unclaimed", "/ui/reports/shared-palms",
+                 "/ui/reports/never-enrolled", "/ui/reports/history"):
+        assert f'"{path}' in index
+    unclaimed = client.get("/ui/reports/unclaimed", params={"days": 30}).text
+    assert "3 salaries held for 30 days or more." in unclaimed
+    assert all(n in unclaimed for n in numbers)
+    assert "0 salaries held" in client.get("/ui/reports/unclaimed", params={"days": 60}).text
+    never = client.get("/ui/reports/never-enrolled").text
+    assert "3 employees." in never and "no palm linked" in never
+    assert "None." in client.get("/ui/reports/shared-palms").text
+    history = client.get("/ui/reports/history", params={"employee_number": numbers[0]}).text
+    assert "2026-03" in history and "held" in history
+    assert client.get("/ui/reports/history",
+                      params={"employee_number": "NOBODY"}).status_code == 404
+    run = client.get("/ui/payroll/runs/1").text
+    assert "Released or transferred: 0" in run and "Still held: 3" in run
+    client.cookies.clear()
+    sign_in(client, "clerk")
+    assert client.get("/ui/reports/never-enrolled").status_code == 403

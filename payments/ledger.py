@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import and_, bindparam, func, insert, or_, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.util import identity_key
 
 from palmvein.core.money import Money, currency_exponent
 from payments.errors import (
@@ -55,6 +56,26 @@ class Leg:
 
     account_id: int
     amount: Money
+
+
+@dataclass(frozen=True, slots=True)
+class LockedAccount:
+    """An account row as read under its row lock (see :func:`lock`): valid until COMMIT, and
+    changed only by what this transaction posts."""
+
+    id: int
+    owner_type: str
+    owner_id: str
+    kind: str
+    currency: str
+    may_go_negative: bool
+    balance: int
+    held: int
+    notify_phone: str | None
+
+    @property
+    def available(self) -> int:
+        return self.balance - self.held
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,21 +217,99 @@ def fee_total(session: Session, currency: str) -> Money:
     return Money(sum(a.balance for a in fee_accounts(session, currency)), currency)
 
 
-def lock_accounts(session: Session, account_ids: Iterable[int]) -> dict[int, Account]:
-    """Lock the accounts (ascending id, the one global lock order) and load fresh balances."""
+_LOCK_COLUMNS = (
+    Account.id,
+    Account.owner_type,
+    Account.owner_id,
+    Account.kind,
+    Account.currency,
+    Account.may_go_negative,
+    Account.balance,
+    Account.held,
+    Account.notify_phone,
+)
+_LOCK_BY_ID = (
+    select(*_LOCK_COLUMNS)
+    .where(Account.id.in_(bindparam("ids", expanding=True)))
+    .order_by(Account.id)
+    .with_for_update()
+)
+# The same, plus one system account found by its key: a payment's fee account is locked in the
+# same statement (and the same ascending-id order) as the accounts it pays between.
+_LOCK_BY_ID_AND_KEY = (
+    select(*_LOCK_COLUMNS)
+    .where(
+        or_(
+            Account.id.in_(bindparam("ids", expanding=True)),
+            and_(
+                Account.owner_type == bindparam("key_owner_type"),
+                Account.owner_id == bindparam("key_owner_id"),
+                Account.kind == bindparam("key_kind"),
+                Account.currency == bindparam("key_currency"),
+            ),
+        )
+    )
+    .order_by(Account.id)
+    .with_for_update()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Locked:
+    """What :func:`lock` read: the accounts by id, and the fee account when one was asked for."""
+
+    accounts: dict[int, LockedAccount]
+    fees: LockedAccount | None = None
+
+
+def lock(
+    session: Session,
+    account_ids: Iterable[int],
+    *,
+    fees_in: str | None = None,
+    spread_by: int = 0,
+    now: datetime | None = None,
+) -> Locked:
+    """Lock ``account_ids`` (and, with ``fees_in``, the fee account of that currency chosen by
+    ``spread_by``) in one ``SELECT ... ORDER BY id FOR UPDATE``: the one global lock order, one
+    round trip. Ids that do not exist are simply absent from the result; the caller says which
+    error that is. Plain rows are returned, no ORM objects: nothing to flush or refresh."""
     ids = sorted(set(account_ids))
-    rows = session.scalars(
-        select(Account)
-        .where(Account.id.in_(ids))
-        .order_by(Account.id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    ).all()
-    accounts = {account.id: account for account in rows}
-    missing = [i for i in ids if i not in accounts]
-    if missing:
-        raise AccountNotFound(f"no account {', '.join(map(str, missing))}")
-    return accounts
+    session.flush()  # what the ORM still holds goes in first (Core statements do not autoflush)
+    connection = session.connection()
+    if fees_in is None:
+        rows = connection.execute(_LOCK_BY_ID, {"ids": ids}).all()
+        return Locked({row.id: LockedAccount(*row) for row in rows})
+    shard = spread_by % FEE_SHARDS
+    owner_id = SYSTEM_OWNER if shard == 0 else f"{SYSTEM_OWNER}#{shard}"
+    key = {
+        "key_owner_type": SYSTEM_OWNER,
+        "key_owner_id": owner_id,
+        "key_kind": AccountKind.FEES.value,
+        "key_currency": fees_in,
+    }
+    for attempt in range(2):
+        rows = connection.execute(_LOCK_BY_ID_AND_KEY, {"ids": ids, **key}).all()
+        accounts = {row.id: LockedAccount(*row) for row in rows}
+        fees = next(
+            (
+                a
+                for a in accounts.values()
+                if a.owner_type == SYSTEM_OWNER
+                and a.owner_id == owner_id
+                and a.kind == AccountKind.FEES.value
+                and a.currency == fees_in
+            ),
+            None,
+        )
+        if fees is not None or attempt:
+            break
+        # First fee in this currency and shard: open the account, then lock again.
+        fee_account(session, fees_in, now or datetime.now(UTC), spread_by=spread_by)
+    assert fees is not None, "the fee account exists after it was opened"
+    if fees.id not in ids:
+        del accounts[fees.id]
+    return Locked(accounts, fees)
 
 
 def balance_of(session: Session, account_id: int) -> Balance:
@@ -230,7 +329,7 @@ def balance_of(session: Session, account_id: int) -> Balance:
 # -- transactions -----------------------------------------------------------------------------
 
 
-def _check_legs(legs: Sequence[Leg], accounts: dict[int, Account]) -> None:
+def _check_legs(legs: Sequence[Leg], accounts: Mapping[int, LockedAccount]) -> None:
     if len(legs) < 2:
         raise UnbalancedTransaction("a ledger transaction needs at least two postings")
     sums: dict[str, int] = defaultdict(int)
@@ -251,7 +350,7 @@ def _check_legs(legs: Sequence[Leg], accounts: dict[int, Account]) -> None:
         )
 
 
-def _check_funds(legs: Sequence[Leg], accounts: dict[int, Account]) -> None:
+def _check_funds(legs: Sequence[Leg], accounts: Mapping[int, LockedAccount]) -> None:
     deltas: dict[int, int] = defaultdict(int)
     for leg in legs:
         deltas[leg.account_id] += leg.amount.minor
@@ -264,6 +363,22 @@ def _check_funds(legs: Sequence[Leg], accounts: dict[int, Account]) -> None:
             )
 
 
+def attach(session: Session, instance: object) -> None:
+    """Make ``instance``, whose row a Core INSERT just wrote, a persistent object of ``session``
+    (as if the ORM had flushed it), without another statement."""
+    make_transient_to_detached(instance)
+    session.add(instance)
+
+
+def expire_balances(session: Session, account_ids: Iterable[int]) -> None:
+    """Forget the balances of these accounts' ORM objects, if the session holds any: the
+    database triggers changed them behind the ORM's back."""
+    for account_id in account_ids:
+        account = session.identity_map.get(identity_key(Account, account_id))
+        if account is not None:
+            session.expire(account, ["balance", "held"])
+
+
 def post(
     session: Session,
     legs: Sequence[Leg],
@@ -272,21 +387,33 @@ def post(
     description: str,
     now: datetime,
     operation_id: uuid.UUID | None = None,
+    locked: Mapping[int, LockedAccount] | None = None,
 ) -> LedgerTransaction:
     """Book ``legs`` as one balanced, immutable transaction.
+
+    ``locked``: the legs' accounts as the caller already locked them with :func:`lock` in this
+    transaction (otherwise they are locked here).
 
     Raises UnbalancedTransaction, InvalidAmount, InsufficientFunds or AccountNotFound; nothing is
     written when it raises.
     """
-    accounts = lock_accounts(session, (leg.account_id for leg in legs))
-    _check_legs(legs, accounts)
-    _check_funds(legs, accounts)
+    if locked is None:
+        locked = lock(session, (leg.account_id for leg in legs)).accounts
+    else:
+        session.flush()  # the caller's pending ORM work first (Core statements do not autoflush)
+    missing = sorted({leg.account_id for leg in legs if leg.account_id not in locked})
+    if missing:
+        raise AccountNotFound(f"no account {', '.join(map(str, missing))}")
+    _check_legs(legs, locked)
+    _check_funds(legs, locked)
     transaction_id = uuid.uuid4()
     # Postings first, header last: inserting the header is what the database checks and seals.
     # Credits go in before debits: the CHECK on each account runs after every row, and with the
-    # credits first no account passes through a lower balance than the one it ends at.
+    # credits first no account passes through a lower balance than the one it ends at. One
+    # cached statement run for each row in order (psycopg sends them in one pipeline).
     ordered = sorted(legs, key=lambda leg: leg.amount.minor < 0)
-    session.execute(
+    connection = session.connection()
+    connection.execute(
         insert(Posting),
         [
             {
@@ -305,10 +432,18 @@ def post(
         operation_id=operation_id,
         created_at=now,
     )
-    session.add(transaction)
-    session.flush()
-    for account in accounts.values():
-        session.expire(account, ["balance", "held"])
+    connection.execute(
+        insert(LedgerTransaction),
+        {
+            "id": transaction_id,
+            "kind": kind,
+            "description": transaction.description,
+            "operation_id": operation_id,
+            "created_at": now,
+        },
+    )
+    attach(session, transaction)
+    expire_balances(session, locked)
     return transaction
 
 
@@ -348,10 +483,19 @@ def place_hold(
     amount: Money,
     expires_at: datetime,
     now: datetime,
+    locked: Mapping[int, LockedAccount] | None = None,
 ) -> Hold:
-    """Reserve ``amount`` on ``account_id`` for a later capture to ``credit_account_id``."""
+    """Reserve ``amount`` on ``account_id`` for a later capture to ``credit_account_id``.
+
+    ``locked``: both accounts as the caller already locked them with :func:`lock`.
+    """
     check_amount(amount)
-    accounts = lock_accounts(session, (account_id, credit_account_id))
+    accounts = (
+        locked if locked is not None else lock(session, (account_id, credit_account_id)).accounts
+    )
+    missing = sorted({account_id, credit_account_id} - set(accounts))
+    if missing:
+        raise AccountNotFound(f"no account {', '.join(map(str, missing))}")
     for account in accounts.values():
         if account.currency != amount.currency:
             raise InvalidAmount(f"account {account.id} holds {account.currency}, not {amount}")
@@ -371,7 +515,7 @@ def place_hold(
     )
     session.add(hold)
     session.flush()
-    session.expire(accounts[account_id], ["balance", "held"])
+    expire_balances(session, (account_id,))
     return hold
 
 
@@ -424,18 +568,28 @@ def capture_hold(
             f"cannot capture {captured}: hold {hold_id} is for {Money(hold.amount, hold.currency)}"
         )
     legs = [Leg(hold.account_id, -captured), Leg(hold.credit_account_id, captured), *extra_legs]
-    lock_accounts(session, (leg.account_id for leg in legs))
+    accounts = lock(session, (leg.account_id for leg in legs)).accounts
     hold.captured_amount = captured.minor
     _resolve(session, hold, HoldStatus.CAPTURED, now)
+    # The release of the hold changed the payer's ``held`` under our lock, by exactly this much.
+    payer = accounts.get(hold.account_id)
+    if payer is not None:
+        accounts[payer.id] = replace(payer, held=payer.held - hold.amount)
     return post(
-        session, legs, kind=kind, description=description, now=now, operation_id=operation_id
+        session,
+        legs,
+        kind=kind,
+        description=description,
+        now=now,
+        operation_id=operation_id,
+        locked=accounts,
     )
 
 
 def void_hold(session: Session, hold_id: uuid.UUID, *, now: datetime) -> Hold:
     """Release a pending hold without moving money."""
     hold = _lock_pending_hold(session, hold_id, now)
-    lock_accounts(session, (hold.account_id,))
+    lock(session, (hold.account_id,))
     _resolve(session, hold, HoldStatus.VOIDED, now)
     return hold
 
@@ -457,7 +611,7 @@ def expire_holds(session: Session, *, now: datetime, limit: int = 500) -> list[H
         )
     )
     for hold in holds:
-        lock_accounts(session, (hold.account_id,))
+        lock(session, (hold.account_id,))
         _resolve(session, hold, HoldStatus.EXPIRED, now)
     return holds
 

@@ -10,10 +10,11 @@ idempotency key we could rely on).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from palmvein.core.db import unit_of_work
@@ -31,19 +32,39 @@ def enqueue_sms(
     body: str,
     now: datetime,
     operation_id: uuid.UUID | None = None,
-) -> OutboxMessage:
-    message = OutboxMessage(
-        channel="sms",
-        recipient=recipient,
-        body=body,
-        operation_id=operation_id,
-        status=OutboxStatus.PENDING.value,
-        attempts=0,
-        next_attempt_at=now,
-        created_at=now,
+) -> None:
+    enqueue_many(session, [(recipient, body)], now=now, operation_id=operation_id)
+
+
+def enqueue_many(
+    session: Session,
+    messages: Sequence[tuple[str, str]],
+    *,
+    now: datetime,
+    operation_id: uuid.UUID | None = None,
+) -> None:
+    """Queue SMS ``(recipient, body)`` pairs in the caller's transaction (one pipelined batch)."""
+    if not messages:
+        return
+    session.flush()  # the operation they point at may still be pending in the ORM
+    session.connection().execute(
+        insert(OutboxMessage),
+        [
+            {
+                "channel": "sms",
+                "recipient": recipient,
+                "body": body,
+                "operation_id": operation_id,
+                "status": OutboxStatus.PENDING.value,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": None,
+                "created_at": now,
+                "sent_at": None,
+            }
+            for recipient, body in messages
+        ],
     )
-    session.add(message)
-    return message
 
 
 def retry_delay(attempts: int) -> timedelta:

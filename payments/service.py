@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -52,6 +52,7 @@ from payments.policy import PaymentsPolicy
 PHONE_PATTERN = re.compile(r"^\+[1-9][0-9]{6,14}$")  # E.164
 BILLER_CATEGORIES = ("electricity", "gas", "water", "internet", "phone")
 _COUNTED = (OperationStatus.AUTHORIZED.value, OperationStatus.COMPLETED.value)
+_OPERATION_COLUMNS = tuple(column.key for column in Operation.__table__.columns)
 
 
 # -- opening accounts -------------------------------------------------------------------------
@@ -224,7 +225,7 @@ def _spent_today(
     now: datetime,
 ) -> int:
     start, end = policy.business_day(now)
-    total = session.scalar(
+    total = session.connection().scalar(
         select(func.coalesce(func.sum(Operation.amount), 0)).where(
             Operation.payer_account_id == payer_id,
             Operation.type == operation.value,
@@ -237,22 +238,27 @@ def _spent_today(
 
 
 def _insert_operation(session: Session, operation: Operation) -> None:
-    session.add(operation)
+    """INSERT the operation in one Core statement and attach it to the session as persistent."""
+    session.flush()  # Core statements do not autoflush
     try:
-        session.flush()
+        session.connection().execute(
+            insert(Operation),
+            {column: getattr(operation, column) for column in _OPERATION_COLUMNS},
+        )
     except IntegrityError:
         # Only the unique (initiator, client_reference) can fail here: a concurrent request
         # with the same reference committed between our check and our insert.
         raise DuplicateClientReference(
             f"client reference {operation.client_reference!r} was used concurrently"
         ) from None
+    ledger.attach(session, operation)
 
 
 def _check_limits(
     session: Session,
     policy: PaymentsPolicy,
     *,
-    payer: Account,
+    payer: Account | ledger.LockedAccount,
     operation: OperationType,
     amount: Money,
     now: datetime,
@@ -279,10 +285,11 @@ def _check_limits(
             )
 
 
-def _notify_debit(session: Session, account: Account, operation: Operation, now: datetime) -> None:
+def _debit_sms(
+    account: Account | ledger.LockedAccount, operation: Operation, available: Money
+) -> tuple[str, str] | None:
     if account.notify_phone is None:
-        return
-    balance = ledger.balance_of(session, account.id)
+        return None
     debited = Money(operation.amount, operation.currency)
     fee_text = ""
     # The merchant, not the shopper, pays a purchase's fee.
@@ -290,31 +297,42 @@ def _notify_debit(session: Session, account: Account, operation: Operation, now:
     if operation.fee and payer_paid_fee and account.id == operation.payer_account_id:
         fee_text = f" + fee {Money(operation.fee, operation.currency)}"
     what = operation.type.replace("_", " ")
-    outbox.enqueue_sms(
-        session,
-        recipient=account.notify_phone,
-        body=(
-            f"palmvein: {what} {debited}{fee_text} debited. "
-            f"Available: {balance.available}. Ref {str(operation.id)[:8]}"
-        ),
-        now=now,
-        operation_id=operation.id,
+    return account.notify_phone, (
+        f"palmvein: {what} {debited}{fee_text} debited. "
+        f"Available: {available}. Ref {str(operation.id)[:8]}"
     )
+
+
+def _credit_sms(
+    account: Account | ledger.LockedAccount, operation: Operation, amount: Money
+) -> tuple[str, str] | None:
+    if account.notify_phone is None:
+        return None
+    return account.notify_phone, (
+        f"palmvein: {amount} received ({operation.type.replace('_', ' ')}). "
+        f"Ref {str(operation.id)[:8]}"
+    )
+
+
+def _notify(
+    session: Session, operation: Operation, now: datetime, *messages: tuple[str, str] | None
+) -> None:
+    outbox.enqueue_many(
+        session, [m for m in messages if m is not None], now=now, operation_id=operation.id
+    )
+
+
+def _notify_debit(session: Session, account: Account, operation: Operation, now: datetime) -> None:
+    if account.notify_phone is None:
+        return
+    available = ledger.balance_of(session, account.id).available
+    _notify(session, operation, now, _debit_sms(account, operation, available))
 
 
 def _notify_credit(
     session: Session, account: Account, operation: Operation, amount: Money, now: datetime
 ) -> None:
-    if account.notify_phone is None:
-        return
-    outbox.enqueue_sms(
-        session,
-        recipient=account.notify_phone,
-        body=f"palmvein: {amount} received ({operation.type.replace('_', ' ')}). "
-        f"Ref {str(operation.id)[:8]}",
-        now=now,
-        operation_id=operation.id,
-    )
+    _notify(session, operation, now, _credit_sms(account, operation, amount))
 
 
 def _book(
@@ -322,8 +340,8 @@ def _book(
     policy: PaymentsPolicy,
     *,
     operation_type: OperationType,
-    payer: Account,
-    payee: Account,
+    payer_id: int,
+    payee_id: int,
     amount: Money,
     fee: Money,
     legs: Sequence[Leg],
@@ -333,15 +351,44 @@ def _book(
     reference: str | None = None,
     original_id: uuid.UUID | None = None,
     check_limits: bool = True,
-) -> Operation:
+    expect: Mapping[int, tuple[AccountKind, str]] | None = None,
+    fee_to_operator: bool = False,
+) -> tuple[Operation, dict[int, ledger.LockedAccount]]:
+    """Record the operation and post its ledger transaction; returns it with the accounts as
+    locked (balances from before the posting).
+
+    All accounts are locked in one statement (ascending id) before anything is checked against
+    them. ``expect`` maps account ids to the kind they must be (and the role named if not);
+    ``fee_to_operator`` appends a leg crediting ``fee`` to the payer's fee account, which is
+    found and locked in the same statement.
+    """
     ledger.check_amount(amount)
+    _check_reference_free(session, initiator, client_reference)
+    ids = {payer_id, payee_id, *(leg.account_id for leg in legs)}
+    locked = ledger.lock(
+        session,
+        ids,
+        fees_in=amount.currency if fee_to_operator else None,
+        spread_by=payer_id,
+        now=now,
+    )
+    accounts = locked.accounts
+    for account_id, (kind, role) in (expect or {}).items():
+        found = accounts.get(account_id)
+        if found is None or found.kind != kind.value:
+            raise AccountNotFound(f"no {kind.value} account {account_id} ({role})")
+    missing = sorted(ids - set(accounts))
+    if missing:
+        raise AccountNotFound(f"no account {', '.join(map(str, missing))}")
+    payer, payee = accounts[payer_id], accounts[payee_id]
     for account in (payer, payee):
         if account.currency != amount.currency:
             raise InvalidAmount(f"account {account.id} holds {account.currency}, not {amount}")
     if payer.id == payee.id:
         raise InvalidAmount(f"account {payer.id} cannot pay itself")
-    _check_reference_free(session, initiator, client_reference)
-    ledger.lock_accounts(session, (leg.account_id for leg in legs))
+    if locked.fees is not None:
+        accounts[locked.fees.id] = locked.fees
+        legs = [*legs, Leg(locked.fees.id, fee)]
     if check_limits:
         _check_limits(
             session, policy, payer=payer, operation=operation_type, amount=amount, now=now
@@ -358,6 +405,7 @@ def _book(
         amount=amount.minor,
         fee=fee.minor,
         original_id=original_id,
+        hold_id=None,
         reference=reference,
         created_at=now,
         updated_at=now,
@@ -370,8 +418,9 @@ def _book(
         description=f"{operation_type.value} {amount}" + (f" ref {reference}" if reference else ""),
         now=now,
         operation_id=operation.id,
+        locked=accounts,
     )
-    return operation
+    return operation, accounts
 
 
 def _payer_pays_fee(
@@ -379,36 +428,44 @@ def _payer_pays_fee(
     policy: PaymentsPolicy,
     *,
     operation_type: OperationType,
-    payer: Account,
-    payee: Account,
+    payer: tuple[int, AccountKind, str],
+    payee: tuple[int, AccountKind, str],
     amount: Money,
     initiator: str,
     client_reference: str | None,
     now: datetime,
     reference: str | None = None,
 ) -> Operation:
+    """Book a payment whose payer also pays the fee; ``payer`` and ``payee`` are (account id,
+    the kind it must be, its role in error messages)."""
     ledger.check_amount(amount)
     fee = policy.fee_for(operation_type, amount)
-    legs = [Leg(payer.id, -(amount + fee)), Leg(payee.id, amount)]
-    if fee.minor:
-        fees = ledger.fee_account(session, amount.currency, now, spread_by=payer.id)
-        legs.append(Leg(fees.id, fee))
-    operation = _book(
+    payer_id, payee_id = payer[0], payee[0]
+    operation, accounts = _book(
         session,
         policy,
         operation_type=operation_type,
-        payer=payer,
-        payee=payee,
+        payer_id=payer_id,
+        payee_id=payee_id,
         amount=amount,
         fee=fee,
-        legs=legs,
+        legs=[Leg(payer_id, -(amount + fee)), Leg(payee_id, amount)],
         initiator=initiator,
         client_reference=client_reference,
         now=now,
         reference=reference,
+        expect={payer_id: payer[1:], payee_id: payee[1:]},
+        fee_to_operator=bool(fee.minor),
     )
-    _notify_debit(session, payer, operation, now)
-    _notify_credit(session, payee, operation, amount, now)
+    # The payer's row is locked: what it has now is what it had less what this debited.
+    available = Money(accounts[payer_id].available, amount.currency) - amount - fee
+    _notify(
+        session,
+        operation,
+        now,
+        _debit_sms(accounts[payer_id], operation, available),
+        _credit_sms(accounts[payee_id], operation, amount),
+    )
     return operation
 
 
@@ -426,22 +483,23 @@ def fund_agent(
     client_reference: str | None = None,
 ) -> Operation:
     """Issue e-money to an agent's float (the agent paid the operator in cash or by bank)."""
-    agent = _account_of(session, agent_account_id, AccountKind.AGENT_FLOAT, "agent")
     issuance = ledger.system_account(session, AccountKind.ISSUANCE, amount.currency, now)
-    return _book(
+    operation, _ = _book(
         session,
         policy,
         operation_type=OperationType.FUNDING,
-        payer=issuance,
-        payee=agent,
+        payer_id=issuance.id,
+        payee_id=agent_account_id,
         amount=amount,
         fee=Money.zero(amount.currency),
-        legs=[Leg(issuance.id, -amount), Leg(agent.id, amount)],
+        legs=[Leg(issuance.id, -amount), Leg(agent_account_id, amount)],
         initiator=initiator,
         client_reference=client_reference,
         now=now,
         check_limits=False,
+        expect={agent_account_id: (AccountKind.AGENT_FLOAT, "agent")},
     )
+    return operation
 
 
 def cash_in(
@@ -456,14 +514,12 @@ def cash_in(
     client_reference: str | None = None,
 ) -> Operation:
     """The person hands cash to the agent; the agent's float pays the person's wallet."""
-    agent = _account_of(session, agent_account_id, AccountKind.AGENT_FLOAT, "agent")
-    wallet = _account_of(session, wallet_account_id, AccountKind.WALLET, "wallet")
     return _payer_pays_fee(
         session,
         policy,
         operation_type=OperationType.CASH_IN,
-        payer=agent,
-        payee=wallet,
+        payer=(agent_account_id, AccountKind.AGENT_FLOAT, "agent"),
+        payee=(wallet_account_id, AccountKind.WALLET, "wallet"),
         amount=amount,
         initiator=initiator,
         client_reference=client_reference,
@@ -486,14 +542,12 @@ def cash_out(
 
     Capped per person and business day (``policy.cash_out_daily_cap``).
     """
-    wallet = _account_of(session, wallet_account_id, AccountKind.WALLET, "wallet")
-    agent = _account_of(session, agent_account_id, AccountKind.AGENT_FLOAT, "agent")
     return _payer_pays_fee(
         session,
         policy,
         operation_type=OperationType.CASH_OUT,
-        payer=wallet,
-        payee=agent,
+        payer=(wallet_account_id, AccountKind.WALLET, "wallet"),
+        payee=(agent_account_id, AccountKind.AGENT_FLOAT, "agent"),
         amount=amount,
         initiator=initiator,
         client_reference=client_reference,
@@ -512,14 +566,12 @@ def transfer_p2p(
     now: datetime,
     client_reference: str | None = None,
 ) -> Operation:
-    payer = _account_of(session, from_wallet_id, AccountKind.WALLET, "payer")
-    payee = _account_of(session, to_wallet_id, AccountKind.WALLET, "payee")
     return _payer_pays_fee(
         session,
         policy,
         operation_type=OperationType.P2P_TRANSFER,
-        payer=payer,
-        payee=payee,
+        payer=(from_wallet_id, AccountKind.WALLET, "payer"),
+        payee=(to_wallet_id, AccountKind.WALLET, "payee"),
         amount=amount,
         initiator=initiator,
         client_reference=client_reference,
@@ -546,14 +598,12 @@ def pay_bill(
         raise InvalidBillReference(
             f"{bill_reference!r} is not a valid {biller.name} bill reference"
         )
-    wallet = _account_of(session, wallet_account_id, AccountKind.WALLET, "wallet")
-    biller_account = _account_of(session, biller.account_id, AccountKind.BILLER, "biller")
     return _payer_pays_fee(
         session,
         policy,
         operation_type=OperationType.BILL_PAYMENT,
-        payer=wallet,
-        payee=biller_account,
+        payer=(wallet_account_id, AccountKind.WALLET, "wallet"),
+        payee=(biller.account_id, AccountKind.BILLER, "biller"),
         amount=amount,
         initiator=initiator,
         client_reference=client_reference,
@@ -607,13 +657,19 @@ def authorize_purchase(
     client_reference: str | None = None,
 ) -> Operation:
     ledger.check_amount(amount)
-    payer = _account_of(session, payer_wallet_id, AccountKind.WALLET, "payer")
-    merchant = _account_of(session, merchant_account_id, AccountKind.MERCHANT, "merchant")
+    accounts = ledger.lock(session, (payer_wallet_id, merchant_account_id)).accounts
+    for account_id, kind, role in (
+        (payer_wallet_id, AccountKind.WALLET, "payer"),
+        (merchant_account_id, AccountKind.MERCHANT, "merchant"),
+    ):
+        found = accounts.get(account_id)
+        if found is None or found.kind != kind.value:
+            raise AccountNotFound(f"no {kind.value} account {account_id} ({role})")
+    payer, merchant = accounts[payer_wallet_id], accounts[merchant_account_id]
     for account in (payer, merchant):
         if account.currency != amount.currency:
             raise InvalidAmount(f"account {account.id} holds {account.currency}, not {amount}")
     _check_reference_free(session, initiator, client_reference)
-    ledger.lock_accounts(session, (payer.id, merchant.id))
     _check_limits(
         session, policy, payer=payer, operation=OperationType.PURCHASE, amount=amount, now=now
     )
@@ -624,6 +680,7 @@ def authorize_purchase(
         amount=amount,
         expires_at=now + policy.hold_lifetime,
         now=now,
+        locked=accounts,
     )
     operation = Operation(
         id=uuid.uuid4(),
@@ -636,7 +693,9 @@ def authorize_purchase(
         currency=amount.currency,
         amount=amount.minor,
         fee=0,
+        original_id=None,
         hold_id=hold.id,
+        reference=None,
         created_at=now,
         updated_at=now,
     )
@@ -773,12 +832,12 @@ def void_purchase(
         legs = [Leg(merchant.id, -(amount - fee)), Leg(payer.id, amount)]
         if fee.minor:
             legs.append(Leg(_fee_account_of(session, original.id), -fee))
-        void = _book(
+        void, _ = _book(
             session,
             policy,
             operation_type=OperationType.VOID,
-            payer=merchant,
-            payee=payer,
+            payer_id=merchant.id,
+            payee_id=payer.id,
             amount=amount,
             fee=Money.zero(amount.currency),
             legs=legs,
@@ -866,12 +925,12 @@ def refund_purchase(
     legs = [Leg(merchant.id, -(amount - fee_back)), Leg(payer.id, amount)]
     if fee_back.minor:
         legs.append(Leg(_fee_account_of(session, original.id), -fee_back))
-    refund = _book(
+    refund, _ = _book(
         session,
         policy,
         operation_type=OperationType.REFUND,
-        payer=merchant,
-        payee=payer,
+        payer_id=merchant.id,
+        payee_id=payer.id,
         amount=amount,
         fee=Money.zero(amount.currency),
         legs=legs,
@@ -900,17 +959,17 @@ def settle_merchant(
     After this, the day's purchases can no longer be voided, only refunded.
     """
     merchant = _account_of(session, merchant_account_id, AccountKind.MERCHANT, "merchant")
-    ledger.lock_accounts(session, (merchant.id,))
-    available = ledger.balance_of(session, merchant.id).available
+    locked = ledger.lock(session, (merchant.id,)).accounts[merchant.id]
+    available = Money(locked.available, locked.currency)
     if available.minor <= 0:
         return None
     settlement = ledger.system_account(session, AccountKind.SETTLEMENT, merchant.currency, now)
-    return _book(
+    operation, _ = _book(
         session,
         policy,
         operation_type=OperationType.SETTLEMENT,
-        payer=merchant,
-        payee=settlement,
+        payer_id=merchant.id,
+        payee_id=settlement.id,
         amount=available,
         fee=Money.zero(available.currency),
         legs=[Leg(merchant.id, -available), Leg(settlement.id, available)],
@@ -919,6 +978,7 @@ def settle_merchant(
         now=now,
         check_limits=False,
     )
+    return operation
 
 
 def expire_authorizations(session: Session, *, now: datetime) -> int:

@@ -51,6 +51,7 @@ ERROR_TABLE: dict[type[errors.DomainError], ProblemSpec] = {
     payroll_errors.RunStateConflict: ProblemSpec(409, "Payroll run step out of order"),
     payroll_errors.AlreadyPaidForPeriod: ProblemSpec(409, "Already paid for this period"),
     payroll_errors.AlreadyReleased: ProblemSpec(409, "Salary already released"),
+    payroll_errors.PaidByBankTransfer: ProblemSpec(409, "Salary paid by bank transfer"),
     errors.DomainError: ProblemSpec(400, "Request refused"),
 }
 

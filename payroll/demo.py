@@ -3,8 +3,10 @@
 Imports a generated employee file (first a faulty one, which is refused whole with every
 problem listed), computes the next unpaid month, shows the preview's problems, submits as the
 payroll officer, is refused when the officer tries to approve their own run, approves as the
-payroll approver, posts gross-to-net to the ledger batch by batch, releases one salary to its
-owner's wallet and prints the control reports. Each run uses new employee numbers and the next
+payroll approver, posts gross-to-net to the ledger batch by batch, releases the salary of an
+employee paid at a pay point (no bank account) to their wallet by palm, produces the bank
+transfer file that pays the others (booked once; their palms are refused at the pay point) and
+prints the control reports. Each run uses new employee numbers and the next
 month, so the demo repeats on the same database.
 """
 
@@ -22,13 +24,16 @@ from matcher.repository import IndexFollower
 from matcher.service import MatcherService
 from palmvein.core.db import unit_of_work
 from palmvein.core.money import Money
+from palmvein.core.settings import Settings
 from payments import ledger
 from payments import service as payments_service
 from payments.models import AccountKind
 from payroll import jobs, paypoint, reports, runs, service
+from payroll.documents_service import employer_from_settings, produce_bank_file
 from payroll.errors import MakerCheckerViolation
 from payroll.models import (
     Employee,
+    PayChannel,
     Payment,
     PayrollRun,
     ReleaseChannel,
@@ -60,9 +65,10 @@ def _release_by_palm(
     now: datetime,
     facts: list[tuple[str, str]],
 ) -> str:
-    """At the employee's pay point: a colleague's palm is refused, then the employee's own palm
-    (a fresh capture through the emulated USB scanner, identified 1:N) releases the salary to
-    their wallet, and a second claim finds nothing left. Returns the employee number paid."""
+    """At the pay point of an employee paid there (no bank account): a colleague's palm is
+    refused, then the employee's own palm (a fresh capture through the emulated USB scanner,
+    identified 1:N) releases the salary to their wallet, and a second claim finds nothing left.
+    Returns the employee number paid."""
     with unit_of_work(factory) as session:
         candidates = session.execute(
             select(Payment, Employee, Person)
@@ -72,14 +78,20 @@ def _release_by_palm(
             .order_by(Payment.employee_id)
         ).all()
         palms: list[tuple[Employee, Person, tuple[int, int]]] = []
-        for _, e, p in candidates:
+        at_pay_point: set[int] = set()
+        for payment, e, p in candidates:
             palm = demo_palm(p.external_ref)
             if palm is not None:
                 palms.append((e, p, palm))
-        if len(palms) < 2:
-            facts.append(("released by palm", "fewer than two demo palms on the payroll: skipped"))
+                if payment.channel == PayChannel.PAY_POINT.value:
+                    at_pay_point.add(e.id)
+        payees = [entry for entry in palms if entry[0].id in at_pay_point]
+        if len(palms) < 2 or not payees:
+            skipped = "fewer than two demo palms on the payroll, or none paid at a pay point"
+            facts.append(("released by palm", f"{skipped}: skipped"))
             return "-"
-        (employee, person, (seed, identity)), (_, _, (other_seed, other)) = palms[0], palms[1]
+        employee, person, (seed, identity) = payees[0]
+        _, _, (other_seed, other) = next(entry for entry in palms if entry[0].id != employee.id)
         number, pay_point = employee.employee_number, employee.pay_point
         if not ledger.find_account(session, owner_type="person", owner_id=person.id,
                                    kind=AccountKind.WALLET, currency="DZD"):  # fmt: skip
@@ -150,6 +162,9 @@ def run_demo(
         employees, seed=batch + 1, prefix=prefix, grade=GRADE, subject_ids=subjects
     )
     rows[-1]["status"] = "suspended"
+    # Every other employee has no bank account: paid at the pay point, by palm.
+    for row in rows[::2]:
+        row.update(account_scheme="", account_number="")
 
     bad = [dict(row) for row in rows]
     bad[1]["account_number"] = bad[1]["account_number"][:-2] + "00"
@@ -213,6 +228,22 @@ def run_demo(
     else:
         facts.append(("released", "no palm index given: nothing released"))
 
+    with unit_of_work(factory) as session:
+        bank_file = produce_bank_file(
+            session, run_id, employer_from_settings(Settings()), file_format="pain001",
+            actor=OFFICER, now=now,
+        )  # fmt: skip
+    (out_dir / f"pain001-run{run_id}-{period}.xml").write_bytes(bank_file.content)
+    with unit_of_work(factory) as session:
+        again = produce_bank_file(
+            session, run_id, employer_from_settings(Settings()), file_format="csv",
+            actor=OFFICER, now=now,
+        )  # fmt: skip
+    settled = bank_file.settlement
+    facts.append(("bank transfer file", (
+        f"{settled.booked} salaries, {Money(settled.booked_amount, 'DZD')} booked to bank clearing"
+        f" (pain.001 and CSV; produced again: {again.settlement.booked} booked)"
+    )))  # fmt: skip
     with unit_of_work(factory) as session:
         unclaimed = reports.unclaimed(session, older_than_days=0, now=now)
         shared = reports.shared_palms(session)

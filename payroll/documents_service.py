@@ -10,12 +10,18 @@ structures' labels once and returns a :class:`RunDocuments` that renders each do
   files ``*-preview.*``. A posted run's documents list the employees it paid (those with a live
   payment; its net is the payment's amount); a preview lists the payable payslips.
 - bank files (CSV and ISO 20022 pain.001) only for a ``posted`` run: the net amounts are booked
-  and final. Anything else raises :class:`~payroll.errors.RunStateConflict`.
+  and final. Anything else raises :class:`~payroll.errors.RunStateConflict`. Producing the file
+  is what pays those salaries: :func:`produce_bank_file` books them from the held accounts to
+  bank clearing (``transferred``, :mod:`payroll.transfers`) and renders the file, once; producing
+  it again books nothing and lists the same transfers. :class:`RunDocuments` renders a bank file
+  only when every bank salary of the run is transferred, so no file leaves with salaries still
+  held (which a pay point could otherwise also pay).
 
-How each employee is paid (:class:`~payroll.documents.PaymentChannel`): a salary already released
-at a pay point was paid to the wallet or in cash, as its release says, so it is never in a bank
-file (it would be paid twice); otherwise an employee with a bank or postal account is paid by
-bank; one without an account is paid at the pay point (``cash`` on the payslip).
+How each employee is paid (:class:`~payroll.documents.PaymentChannel`): a posted salary follows
+its payment's channel, fixed at posting (:class:`~payroll.models.PayChannel`): ``bank`` for an
+employee with a bank or postal account, never released at a pay point; ``pay_point`` otherwise,
+shown as the release's wallet or cash once released, ``cash`` before. A preview follows the
+employee's account the same way.
 
 The employer (names, address, tax id, the debtor account) comes from the ``employer_*`` settings.
 Pay item labels per language come from the salary structure's components: ``labels``
@@ -29,7 +35,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -38,11 +44,12 @@ from palmvein.core.errors import IntegrityViolation
 from palmvein.core.money import Money
 from palmvein.core.settings import Settings
 from payroll import documents as docs
-from payroll import repository
+from payroll import repository, transfers
 from payroll.accounts import AccountScheme as EmployeeScheme
 from payroll.errors import EmployeeNotFound, RunStateConflict
 from payroll.models import (
     Employee,
+    PayChannel,
     Payment,
     PaymentStatus,
     PayrollRun,
@@ -156,9 +163,12 @@ def _lines(raw: str, currency: str, labels: Labels) -> tuple[docs.PayslipLine, .
     return tuple(lines)
 
 
-def _channel(employee: Employee, released: str | None) -> docs.PaymentChannel:
+def _channel(employee: Employee, released: str | None, paid_by: str | None) -> docs.PaymentChannel:
     if released is not None:
         return docs.PaymentChannel(released)
+    if paid_by is not None:  # posted: the payment's channel, fixed at posting
+        bank = paid_by == PayChannel.BANK.value
+        return docs.PaymentChannel.BANK if bank else docs.PaymentChannel.CASH
     if employee.account_number:
         return docs.PaymentChannel.BANK
     return docs.PaymentChannel.CASH
@@ -174,6 +184,10 @@ class RunDocuments:
     employer: docs.Employer
     payslips: tuple[docs.Payslip, ...]
     message_id: str
+    # Bank salaries of the run still held: until the file is produced (and books them) none is
+    # rendered. ``transferred_at`` is when it was first produced (the pain.001 creation time).
+    bank_pending: int = 0
+    transferred_at: datetime | None = None
 
     @property
     def preview(self) -> bool:
@@ -231,6 +245,12 @@ class RunDocuments:
         paid = self.bank_paid
         if not paid:
             raise RunStateConflict(f"run {self.run_id} pays no employee by bank")
+        if self.bank_pending:
+            raise RunStateConflict(
+                f"run {self.run_id}: the bank file has not been produced, {self.bank_pending}"
+                " bank salaries are still held; producing it (produce_bank_file, POST"
+                " .../bank.csv or .../pain001.xml) books them as transferred"
+            )
         return paid
 
 
@@ -253,7 +273,7 @@ def load_run_documents(
     year, month = (int(part) for part in run.period.split("-"))
     period = docs.PayPeriod.month(year, month)
     slips: list[docs.Payslip] = []
-    for row, employee, released in _rows(session, run, status):
+    for row, employee, released, paid_by in _rows(session, run, status):
         ref = docs.EmployeeRef(
             number=employee.employee_number,
             name_ar=employee.name_arabic,
@@ -273,19 +293,72 @@ def load_run_documents(
                 gross=Money(row.gross, run.currency),
                 total_deductions=Money(row.deductions, run.currency),
                 net=Money(row.net, run.currency),
-                channel=_channel(employee, released),
+                channel=_channel(employee, released, paid_by),
             )
         )
         if on_progress:
             on_progress(1)
-    return RunDocuments(run.id, run.period, status, employer, tuple(slips), message_id(run))
+    settled = transfers.bank_settlement(session, run.id)
+    return RunDocuments(
+        run.id,
+        run.period,
+        status,
+        employer,
+        tuple(slips),
+        message_id(run),
+        bank_pending=transfers.pending_bank_payments(session, run.id),
+        transferred_at=settled.transferred_at,
+    )
+
+
+BankFormat = Literal["csv", "pain001"]
+
+
+@dataclass(frozen=True)
+class BankFile:
+    """A produced bank transfer file and what producing it booked."""
+
+    content: bytes
+    settlement: transfers.BankSettlement
+
+
+def produce_bank_file(
+    session: Session,
+    run_id: int,
+    employer: docs.Employer,
+    *,
+    file_format: BankFormat,
+    actor: str,
+    now: datetime,
+    execution_date: date | None = None,
+) -> BankFile:
+    """Book the run's bank salaries as transferred (once) and render its bank file.
+
+    The first call moves every held bank salary of the posted run to bank clearing
+    (:func:`payroll.transfers.settle_bank_transfers`); later calls book nothing and render the
+    same transfers (the pain.001 keeps the first creation time and the run's MsgId, so a bank
+    refuses it as a duplicate). The caller commits: file and booking go together or not at all.
+    """
+    run = get_run(session, run_id)
+    settlement = transfers.settle_bank_transfers(
+        session, run_id, actor=actor, reference=message_id(run), now=now
+    )
+    documents = load_run_documents(session, run_id, employer)
+    if file_format == "csv":
+        content = documents.bank_csv()
+    else:
+        content = documents.pain001_xml(
+            execution_date=execution_date or now.date(),
+            created_at=settlement.transferred_at or now,
+        )
+    return BankFile(content, settlement)
 
 
 def _rows(
     session: Session, run: PayrollRun, status: RunStatus
-) -> Iterable[tuple[Payslip, Employee, str | None]]:
+) -> Iterable[tuple[Payslip, Employee, str | None, str | None]]:
     query: Any = (
-        select(Payslip, Employee, Release.channel, Payment.amount)
+        select(Payslip, Employee, Release.channel, Payment.amount, Payment.channel)
         .join(Employee, Employee.id == Payslip.employee_id)
         .outerjoin(
             Payment,
@@ -300,10 +373,10 @@ def _rows(
         query = query.where(Payment.status != PaymentStatus.REVERSED.value)
     else:
         query = query.where(Payslip.payable.is_(True))
-    for row, employee, channel, paid in session.execute(query):
+    for row, employee, channel, paid, paid_by in session.execute(query):
         if paid is not None and paid != row.net:
             raise IntegrityViolation(
                 f"run {run.id}: payment of {employee.employee_number} is {paid}, "
                 f"its payslip says {row.net}"
             )
-        yield row, employee, channel
+        yield row, employee, channel, paid_by

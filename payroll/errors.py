@@ -47,3 +47,10 @@ class AlreadyPaidForPeriod(Conflict):
 
 class AlreadyReleased(Conflict):
     code = "payroll-already-released"
+
+
+class PaidByBankTransfer(Conflict):
+    """A salary paid by the bank transfer file was asked to be released at a pay point (or the
+    other way round): each salary has one channel, fixed at posting, so it is never paid twice."""
+
+    code = "payroll-paid-by-bank"

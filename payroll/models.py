@@ -7,7 +7,11 @@ What the database itself guarantees (migration ``0400_payroll``):
   payments that are not reversed, so a second run for the same month cannot pay anyone twice;
 - one payment per employee per run (the per-employee posting marker that makes posting
   resumable), and one release per payment (a salary is released at most once);
-- statuses, channels and amounts are CHECKed.
+- statuses, channels and amounts are CHECKed;
+- how a salary is paid is fixed when it is posted (``channel``, migration ``0420_bank_transfer``):
+  a ``bank`` salary can only leave its held account by the bank transfer file (``transferred``)
+  and a ``pay_point`` salary only by a release. CHECKs refuse a released bank salary and a
+  transferred pay-point one, so no salary can be paid both ways.
 """
 
 from __future__ import annotations
@@ -49,8 +53,16 @@ class RunStatus(StrEnum):
 
 class PaymentStatus(StrEnum):
     HELD = "held"  # net pay booked to the employee's net-pay account, waiting for release
-    RELEASED = "released"
+    RELEASED = "released"  # handed over at a pay point (wallet or cash)
+    TRANSFERRED = "transferred"  # sent by the bank transfer file; booked to bank clearing
     REVERSED = "reversed"  # the run was cancelled; reversed by new ledger entries
+
+
+class PayChannel(StrEnum):
+    """How a posted salary reaches its employee, fixed at posting from the employee's account."""
+
+    BANK = "bank"  # the employee has a bank or postal account: the bank transfer file pays
+    PAY_POINT = "pay_point"  # no account: released by palm (or a supervisor) at the pay point
 
 
 class ReleaseChannel(StrEnum):
@@ -172,6 +184,15 @@ class Payment(Base):
         UniqueConstraint("run_id", "employee_id"),
         CheckConstraint(f"status IN ({_in(PaymentStatus)})", name="known_status"),
         CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint(f"channel IN ({_in(PayChannel)})", name="known_channel"),
+        CheckConstraint(
+            "status <> 'released' OR channel = 'pay_point'", name="released_at_pay_point"
+        ),
+        CheckConstraint(
+            "status <> 'transferred' OR (channel = 'bank' AND transfer_transaction_id IS NOT NULL"
+            " AND transferred_at IS NOT NULL AND transferred_by IS NOT NULL)",
+            name="transferred_by_bank",
+        ),
         Index(
             "uq_payroll_payments_employee_period_live",
             "employee_id",
@@ -190,8 +211,16 @@ class Payment(Base):
     amount: Mapped[int] = mapped_column(BigInteger())
     net_account_id: Mapped[int] = mapped_column(ForeignKey("pay_accounts.id"))
     transaction_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("pay_transactions.id"))
-    status: Mapped[str] = mapped_column(String(10))
+    status: Mapped[str] = mapped_column(String(12))
+    channel: Mapped[str] = mapped_column(String(10))  # PayChannel
     posted_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Set once, when the bank transfer file books this salary to the bank clearing account.
+    transfer_transaction_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("pay_transactions.id")
+    )
+    transferred_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    transferred_by: Mapped[str | None] = mapped_column(String(200))
+    transfer_reference: Mapped[str | None] = mapped_column(String(35))  # the pain.001 MsgId
     reversal_transaction_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("pay_transactions.id")
     )
@@ -230,6 +259,7 @@ class AttemptOutcome(StrEnum):
     NOT_ENROLLED = "not_enrolled"
     NOTHING_HELD = "nothing_held"
     WRONG_PAY_POINT = "wrong_pay_point"
+    PAID_BY_BANK = "paid_by_bank"  # the salary is paid by the bank transfer file, not here
 
 
 class ReleaseAttempt(Base):

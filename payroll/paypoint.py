@@ -7,8 +7,11 @@ point are checked by the HTTP layer before this is called):
 2. The palm is identified 1:N (``matcher``); the decision must be a ``match`` whose subject is the
    palm enrolled for that employee. A palm that identifies as somebody else is refused even if it
    also resembles the claimed employee: 1:N catches the person who tries a colleague's salary.
-3. Every held salary of that employee is released, to the wallet or in cash (recorded against the
-   pay point's till account), exactly once (``payroll.release``).
+3. Every held pay-point salary of that employee is released, to the wallet or in cash (recorded
+   against the pay point's till account), exactly once (``payroll.release``). A salary paid by
+   bank transfer (the employee has an account; ``Payment.channel == 'bank'``) is never released
+   here: with nothing else held the attempt is refused as ``paid_by_bank``, and a supervisor's
+   manual release raises :class:`~payroll.errors.PaidByBankTransfer`.
 
 Every attempt, refused or not, is a :class:`~payroll.models.ReleaseAttempt` row written in the same
 transaction, so refusals are *returned* (never raised, which would roll the record back). After
@@ -30,10 +33,11 @@ from sqlalchemy.orm import Session
 from devices.models import PayPoint
 from palmvein.core import audit
 from palmvein.core.errors import PermissionDenied, ValidationFailed
-from payroll.errors import EmployeeNotFound
+from payroll.errors import EmployeeNotFound, PaidByBankTransfer
 from payroll.models import (
     AttemptOutcome,
     Employee,
+    PayChannel,
     Payment,
     PaymentStatus,
     Release,
@@ -53,6 +57,8 @@ _REASONS = {
     AttemptOutcome.NOT_ENROLLED: "the employee has no enrolled palm; send them to HR",
     AttemptOutcome.NOTHING_HELD: "no salary is waiting for this employee",
     AttemptOutcome.WRONG_PAY_POINT: "this salary is paid at another pay point",
+    AttemptOutcome.PAID_BY_BANK: "this salary is paid by bank transfer to the employee's "
+    "account, not at a pay point",
 }
 
 
@@ -119,16 +125,37 @@ def _employee(session: Session, employee_number: str) -> Employee:
 
 
 def _held(session: Session, employee_id: int) -> list[Payment]:
-    # Locked, and re-read once the lock is ours: two counters serving one employee at once queue
-    # here, and the second then sees nothing left to release instead of failing half-way.
+    """The employee's held pay-point salaries (bank-paid ones are the bank file's to settle).
+
+    Locked, and re-read once the lock is ours: two counters serving one employee at once queue
+    here, and the second then sees nothing left to release instead of failing half-way.
+    """
     return list(
         session.scalars(
             select(Payment)
-            .where(Payment.employee_id == employee_id, Payment.status == PaymentStatus.HELD.value)
+            .where(
+                Payment.employee_id == employee_id,
+                Payment.status == PaymentStatus.HELD.value,
+                Payment.channel == PayChannel.PAY_POINT.value,
+            )
             .order_by(Payment.period, Payment.id)
             .with_for_update()
             .execution_options(populate_existing=True)
         )
+    )
+
+
+def _bank_paid(session: Session, employee_id: int) -> int:
+    """How many salaries of the employee are waiting for (or went by) the bank transfer file."""
+    return int(
+        session.scalar(
+            select(func.count(Payment.id)).where(
+                Payment.employee_id == employee_id,
+                Payment.channel == PayChannel.BANK.value,
+                Payment.status.in_([PaymentStatus.HELD.value, PaymentStatus.TRANSFERRED.value]),
+            )
+        )
+        or 0
     )
 
 
@@ -195,7 +222,8 @@ def claim_salary(
         outcome = AttemptOutcome.WRONG_PAY_POINT
     held = _held(session, employee.id) if outcome == AttemptOutcome.RELEASED else []
     if outcome == AttemptOutcome.RELEASED and not held:
-        outcome = AttemptOutcome.NOTHING_HELD
+        bank = _bank_paid(session, employee.id)
+        outcome = AttemptOutcome.PAID_BY_BANK if bank else AttemptOutcome.NOTHING_HELD
     released = [
         release_payment(session, payment.id, channel=channel, released_by=cashier, now=now,
                         device_id=device_id)
@@ -273,6 +301,11 @@ def manual_release(
     if channel == ReleaseChannel.CASH and employee.pay_point != pay_point:
         raise ValidationFailed(_REASONS[AttemptOutcome.WRONG_PAY_POINT])
     held = _held(session, employee.id)
+    if not held and _bank_paid(session, employee.id):
+        raise PaidByBankTransfer(
+            f"the salaries of employee {employee_number} are paid by bank transfer to their"
+            " account; nothing is released at a pay point"
+        )
     if not held:
         raise ValidationFailed(f"no salary is waiting for employee {employee_number}")
     return [

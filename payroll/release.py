@@ -9,6 +9,11 @@ Exactly once: the payment row is locked (``SELECT ... FOR UPDATE``) and must sti
 two concurrent releases of one salary queue on that lock and the second finds it released. The
 unique ``payroll_releases.payment_id`` refuses a second release row even if a caller bypassed the
 lock. Services flush and never commit.
+
+Only a ``pay_point`` salary is released here: a ``bank`` one (the employee has an account) is
+paid by the bank transfer file (:mod:`payroll.transfers`), and asking to release it raises
+:class:`~payroll.errors.PaidByBankTransfer` before any money moves (a CHECK on the payment row
+refuses it in the database too).
 """
 
 from __future__ import annotations
@@ -24,8 +29,21 @@ from palmvein.core.money import Money
 from payments import ledger
 from payments.models import AccountKind
 from payroll import booking
-from payroll.errors import AlreadyReleased, EmployeeNotFound, PaymentNotFound, RunStateConflict
-from payroll.models import Employee, Payment, PaymentStatus, Release, ReleaseChannel
+from payroll.errors import (
+    AlreadyReleased,
+    EmployeeNotFound,
+    PaidByBankTransfer,
+    PaymentNotFound,
+    RunStateConflict,
+)
+from payroll.models import (
+    Employee,
+    PayChannel,
+    Payment,
+    PaymentStatus,
+    Release,
+    ReleaseChannel,
+)
 
 PAY_POINT_OWNER = "pay_point"
 
@@ -60,6 +78,7 @@ def pay_point_cash_account(session: Session, pay_point: str, currency: str, now:
 
 
 def held_payments(session: Session, employee_id: int) -> list[Payment]:
+    """Salaries of the employee still held: pay-point ones to release, bank ones to transfer."""
     return list(
         session.scalars(
             select(Payment)
@@ -88,6 +107,11 @@ def release_payment(
     ).one_or_none()
     if payment is None:
         raise PaymentNotFound(f"no payroll payment {payment_id}")
+    if payment.channel == PayChannel.BANK.value:
+        raise PaidByBankTransfer(
+            f"salary {payment.period} of payment {payment_id} is paid by bank transfer"
+            f" ({payment.status}); it cannot be released at a pay point"
+        )
     if payment.status == PaymentStatus.RELEASED.value:
         raise AlreadyReleased(
             f"salary {payment.period} of payment {payment_id} is already released"

@@ -1,7 +1,9 @@
 """Control reports of the payroll office.
 
 - unclaimed salaries: net pay held for more than N days. A salary nobody collects month after
-  month is the classic sign of a ghost worker (a name on the payroll with no person behind it);
+  month is the classic sign of a ghost worker (a name on the payroll with no person behind it).
+  Salaries paid by bank transfer are not unclaimed once the bank file is produced (they are
+  ``transferred``); a bank salary still held (``channel`` ``bank``) means the file was not;
 - one palm on several employee records: the same enrolled person linked to two or more
   employee numbers (one person drawing two salaries);
 - employees never enrolled: who cannot be paid by palm at all;
@@ -39,6 +41,7 @@ class UnclaimedSalary:
     currency: str
     posted_at: datetime
     days_unclaimed: int
+    channel: str = "pay_point"  # PayChannel: "bank" = the bank transfer file is not produced
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +105,7 @@ def unclaimed(session: Session, *, older_than_days: int, now: datetime) -> list[
             currency=payment.currency,
             posted_at=payment.posted_at,
             days_unclaimed=(now - payment.posted_at).days,
+            channel=payment.channel,
         )
         for payment, employee in rows
     ]
@@ -163,7 +167,8 @@ def never_enrolled(session: Session) -> list[NotEnrolled]:
 
 
 def release_history(session: Session, employee_number: str) -> list[HistoryEntry]:
-    """Every salary booked for the employee, newest first, with how it was released."""
+    """Every salary booked for the employee, newest first, with how it was released (a salary
+    sent by bank transfer shows channel ``bank``, when and by whom the bank file was produced)."""
     employee = session.scalar(select(Employee).where(Employee.employee_number == employee_number))
     if employee is None:
         raise EmployeeNotFound(f"no employee {employee_number!r}")
@@ -181,10 +186,10 @@ def release_history(session: Session, employee_number: str) -> list[HistoryEntry
             currency=payment.currency,
             status=payment.status,
             posted_at=payment.posted_at,
-            released_at=release.released_at if release else None,
-            channel=release.channel if release else None,
+            released_at=release.released_at if release else payment.transferred_at,
+            channel=release.channel if release else ("bank" if payment.transferred_at else None),
             device_id=release.device_id if release else None,
-            released_by=release.released_by if release else None,
+            released_by=release.released_by if release else payment.transferred_by,
             supervisor_override_reason=release.supervisor_override_reason if release else None,
         )
         for payment, release in rows

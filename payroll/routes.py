@@ -31,7 +31,12 @@ from palmvein.core.security.roles import Role
 from payments import idempotency
 from payroll import jobs, paypoint, reports, runs, service
 from payroll.documents import Language
-from payroll.documents_service import RunDocuments, employer_from_settings, load_run_documents
+from payroll.documents_service import (
+    RunDocuments,
+    employer_from_settings,
+    load_run_documents,
+    produce_bank_file,
+)
 from payroll.models import ReleaseChannel, RunStatus
 from payroll.schemas import (
     ManualReleaseIn,
@@ -312,11 +317,52 @@ def create_router(
         run = _documents(request, session, run_id)
         return _file(run.register_pdf(language), PDF, f"{_stem(run, 'register')}-{language}.pdf")
 
+    # Producing a bank file (POST) is what pays its salaries: it books them from the held
+    # accounts to bank clearing, once (a second POST books nothing and returns the same
+    # transfers), and a pay point then refuses them. GET downloads the produced file again (409
+    # until it has been produced).
+
+    def _bank_file(
+        request: Request, session: Session, run_id: int, file_format: str, actor: str,
+        execution_date: date | None,
+    ) -> Response:  # fmt: skip
+        settings = request.app.state.settings
+        produced = produce_bank_file(
+            session, run_id, employer_from_settings(settings),
+            file_format="csv" if file_format == "csv" else "pain001",
+            actor=actor, now=_now(request), execution_date=execution_date,
+        )  # fmt: skip
+        run = runs.get_run(session, run_id)
+        media, name = (CSV, "bank") if file_format == "csv" else (XML, "pain001")
+        extension = "csv" if file_format == "csv" else "xml"
+        response = _file(produced.content, media, f"{name}-run{run.id}-{run.period}.{extension}")
+        response.headers["X-Transfers-Booked"] = str(produced.settlement.booked)
+        return response
+
+    @router.post("/runs/{run_id}/bank.csv")
+    def produce_bank_csv(
+        run_id: int, request: Request, session: db_session, principal: Annotated[Any, either]
+    ) -> Response:
+        """Produce the bank transfer CSV of a posted run: its bank salaries become transferred
+        (booked to bank clearing) the first time; ``X-Transfers-Booked`` says how many now."""
+        return _bank_file(request, session, run_id, "csv", principal.actor, None)
+
+    @router.post("/runs/{run_id}/pain001.xml")
+    def produce_pain001(
+        run_id: int,
+        request: Request,
+        session: db_session,
+        principal: Annotated[Any, either],
+        execution_date: Annotated[date | None, Query(description="Default: today")] = None,
+    ) -> Response:
+        """Produce the ISO 20022 pain.001.001.09 file of a posted run (books like bank.csv)."""
+        return _bank_file(request, session, run_id, "pain001", principal.actor, execution_date)
+
     @router.get("/runs/{run_id}/bank.csv")
     def run_bank_csv(
         run_id: int, request: Request, session: db_session, principal: Annotated[Any, readers]
     ) -> Response:
-        """Transfers to the employees paid by bank, one row each with its bank (posted runs)."""
+        """The produced transfers to the employees paid by bank, one row each with its bank."""
         run = _documents(request, session, run_id)
         return _file(run.bank_csv(), CSV, f"{_stem(run, 'bank')}.csv")
 
@@ -328,10 +374,12 @@ def create_router(
         principal: Annotated[Any, readers],
         execution_date: Annotated[date | None, Query(description="Default: today")] = None,
     ) -> Response:
-        """ISO 20022 pain.001.001.09 credit transfers of the bank-paid employees (posted runs)."""
+        """The produced pain.001.001.09 credit transfers again (created at first production)."""
         now = _now(request)
         run = _documents(request, session, run_id)
-        data = run.pain001_xml(execution_date=execution_date or now.date(), created_at=now)
+        data = run.pain001_xml(
+            execution_date=execution_date or now.date(), created_at=run.transferred_at or now
+        )
         return _file(data, XML, f"{_stem(run, 'pain001')}.xml")
 
     # -- pay points: palm-gated release --------------------------------------------------------

@@ -16,6 +16,10 @@ employee marks them posted. A posting killed at any point resumes from the emplo
 payment row: no one is booked twice (the unique (run, employee) and (employee, period) indexes
 would refuse it) and no one is left out.
 
+Each payment records how it will be paid (:class:`~payroll.models.PayChannel`), decided here from
+the employee's account at posting: ``bank`` when they have a bank or postal account (settled by
+the bank transfer file, :mod:`payroll.transfers`), else ``pay_point`` (released by palm).
+
 Services flush and never commit; :func:`payroll.jobs.post_run` is the boundary that commits each
 batch.
 """
@@ -51,6 +55,7 @@ from payroll.formulas import FormulaError
 from payroll.models import (
     Employee,
     Loan,
+    PayChannel,
     Payment,
     PaymentStatus,
     PayrollRun,
@@ -573,6 +578,7 @@ def post_batch(
     funding = booking.funding_account(session, run.currency, now)
     liabilities = booking.liability_accounts(session, run.currency, now)
     nets = booking.net_accounts(session, employee_ids, run.currency, now)
+    channels = pay_channels(session, employee_ids)
     payments: list[dict[str, Any]] = []
     loans: dict[int, list[tuple[str, int]]] = {}
     # Several ledger transactions per database transaction: the ledger checks each one's balance
@@ -599,6 +605,7 @@ def post_batch(
                 "net_account_id": nets[slip.employee_id],
                 "transaction_id": transaction.id,
                 "status": PaymentStatus.HELD.value,
+                "channel": channels[slip.employee_id].value,
                 "posted_at": now,
             }
             for slip in chunk
@@ -614,6 +621,14 @@ def post_batch(
         ) from None
     _apply_loans(session, loans, -1)
     return len(payslips)
+
+
+def pay_channels(session: Session, employee_ids: Sequence[int]) -> dict[int, PayChannel]:
+    """How each employee's salary is paid: by bank when they have an account, else at a pay
+    point (the choice the payslip's ``no_account`` problem announces)."""
+    query = select(Employee.id, Employee.account_number).where(Employee.id.in_(employee_ids))
+    found = {employee_id: account for employee_id, account in session.execute(query)}
+    return {i: PayChannel.BANK if found.get(i) else PayChannel.PAY_POINT for i in employee_ids}
 
 
 def _apply_loans(session: Session, loans: dict[int, list[tuple[str, int]]], sign: int) -> None:
@@ -675,11 +690,15 @@ def cancel_run(
     released = session.scalar(
         select(func.count())
         .select_from(Payment)
-        .where(Payment.run_id == run.id, Payment.status == PaymentStatus.RELEASED.value)
+        .where(
+            Payment.run_id == run.id,
+            Payment.status.in_([PaymentStatus.RELEASED.value, PaymentStatus.TRANSFERRED.value]),
+        )
     )
     if released:
         raise RunStateConflict(
             f"run {run.id} cannot be cancelled: {released} salaries were already released"
+            " or sent in the bank transfer file"
         )
     payments = list(
         session.scalars(

@@ -34,6 +34,7 @@ from palmvein.core.money import Money
 from palmvein.core.security.roles import Role
 from palmvein.core.security.users import find_user
 from payroll import jobs, reports, runs, service
+from payroll.documents_service import employer_from_settings, produce_bank_file
 from payroll.models import Employee
 
 payroll_app = typer.Typer(
@@ -291,6 +292,53 @@ def run_post(
                 batch_size=batch_size, on_progress=advance,
             )  # fmt: skip
     _show(summary, as_json)
+
+
+@run_app.command("bank-file")
+def run_bank_file(
+    run_id: RunId,
+    user: UserOption,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the file.")],
+    file_format: Annotated[
+        str, typer.Option("--format", help="csv or pain001 (ISO 20022 XML).")
+    ] = "pain001",
+    execution_date: Annotated[
+        str | None, typer.Option(help="Requested execution date YYYY-MM-DD (default: today).")
+    ] = None,
+    as_json: JsonOption = False,
+) -> None:
+    """Produce a posted run's bank transfer file: its bank-paid salaries are booked to bank
+    clearing (transferred) the first time; producing it again books nothing."""
+    if file_format not in ("csv", "pain001"):
+        raise CliError("--format is csv or pain001", code=ExitCode.USAGE)
+    when = date.fromisoformat(execution_date) if execution_date else None
+    settings = load_settings()
+    with database(settings) as engine, transaction(engine) as session:
+        actor = _check_staff(session, user, Role.PAYROLL_OFFICER, Role.PAYROLL_APPROVER)
+        produced = produce_bank_file(
+            session, run_id, employer_from_settings(settings),
+            file_format="csv" if file_format == "csv" else "pain001",
+            actor=actor, now=utcnow(), execution_date=when,
+        )  # fmt: skip
+    out.write_bytes(produced.content)
+    settled = produced.settlement
+    facts = {
+        "run_id": run_id,
+        "file": str(out),
+        "booked_now": settled.booked,
+        "transferred": settled.transferred,
+        "transferred_amount": _money(settled.transferred_amount, settled.currency),
+        "currency": settled.currency,
+        "first_produced_at": settled.transferred_at.isoformat() if settled.transferred_at else None,
+        "first_produced_by": settled.transferred_by,
+    }
+    if as_json:
+        print_json(facts)
+        return
+    console.print(
+        f"{out}: {settled.transferred} transfers, {facts['transferred_amount']}; "
+        f"booked now: {settled.booked}"
+    )
 
 
 @run_app.command("cancel")

@@ -64,12 +64,14 @@ def office(db: Session, clock: FakeClock, tmp_path: Path) -> Office:
 
 
 def four_employees(office: Office) -> list[dict[str, str]]:
-    """E000001 enrolled with a loan; E000002 enrolled, no account; E000003 not enrolled;
-    E000004 suspended."""
+    """E000001 enrolled with a loan, no account; E000002 enrolled, no account (both paid at a pay
+    point); E000003 not enrolled, paid by bank; E000004 suspended."""
     for subject in ("subj-1", "subj-2", "subj-4"):
         enrol_person(office.session, subject, office.now)
     rows = employee_rows(4, seed=1, subject_ids=["subj-1", "subj-2", None, "subj-4"])
     rows[0].update(
+        account_scheme="",
+        account_number="",
         base_salary="45000", loan_reference="PRET-1", loan_instalment="5000", loan_balance="12000"
     )
     rows[1].update(

@@ -23,5 +23,10 @@ def test_demo_month_twice(session_factory: sessionmaker[Session], tmp_path: Path
     assert second["employee file"].startswith("12 imported (D002-")
     # No palm was enrolled in this database: nobody to release to, everyone never enrolled.
     assert first["never enrolled"] == "12 employees"
+    # Rows 1, 3, ... 9 of each file have an account (row 11 is suspended); run 2 pays both files.
+    assert first["bank transfer file"].startswith("5 salaries")
+    assert second["bank transfer file"].startswith("10 salaries")
+    for facts in (first, second):
+        assert facts["bank transfer file"].endswith("(pain.001 and CSV; produced again: 0 booked)")
     assert first["posted"].startswith("11 salaries")  # the suspended employee is not paid
     assert second["posted"].startswith("22 salaries")  # 11 active of each file

@@ -69,10 +69,21 @@ def test_documents_of_a_run_through_the_api(
     assert total["employee_number"] == "TOTAL"
     assert client.get(f"{base}/register.pdf", headers=auditor).content.startswith(b"%PDF")
 
-    bank_rows = list(csv.DictReader(io.StringIO(
-        client.get(f"{base}/bank.csv", headers=officer).content.decode("utf-8-sig"))))  # fmt: skip
+    # Until the bank file is produced (POST, which books the transfers) there is none to fetch.
+    unproduced = client.get(f"{base}/bank.csv", headers=auditor)
+    assert unproduced.status_code == 409 and "not been produced" in unproduced.json()["detail"]
+    assert client.post(f"{base}/bank.csv", headers=auditor).status_code == 403
+    produced = client.post(f"{base}/bank.csv", headers=officer)
+    assert produced.status_code == 200 and produced.headers["x-transfers-booked"] == "4"
+    again = client.post(f"{base}/bank.csv", headers=approver)
+    assert again.headers["x-transfers-booked"] == "0" and again.content == produced.content
+    assert client.get(f"{base}/bank.csv", headers=auditor).content == produced.content
+    bank_rows = list(csv.DictReader(io.StringIO(produced.content.decode("utf-8-sig"))))
     assert [r["employee_number"] for r in bank_rows] == ["E000001", "E000002", "E000003", "E000004"]
+    made = client.post(f"{base}/pain001.xml?execution_date=2026-04-28", headers=approver)
+    assert made.status_code == 200 and made.headers["x-transfers-booked"] == "0"
     xml = client.get(f"{base}/pain001.xml?execution_date=2026-04-28", headers=approver)
+    assert xml.content == made.content
     assert xml.status_code == 200 and xml.headers["content-type"] == "application/xml"
     assert xml.headers["content-disposition"] == (
         f'attachment; filename="pain001-run{run_id}-2026-04.xml"'

@@ -42,7 +42,7 @@ def test_a_salary_released_by_palm_at_a_signed_pay_point(
     ]
     rows = employee_rows(2, seed=5, subject_ids=people)
     for row in rows:
-        row["pay_point"] = "PP-ALGER-01"
+        row.update(pay_point="PP-ALGER-01", account_scheme="", account_number="")
     imported = client.post(
         "/payroll/employees/import",
         files={"file": ("e.csv", write_csv(tmp_path / "e.csv", rows).read_bytes())},

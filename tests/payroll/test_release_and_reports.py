@@ -66,7 +66,7 @@ def test_concurrent_releases_of_one_salary_pay_once(
 ) -> None:
     if db_backend != "postgresql":
         pytest.skip("concurrent writers need PostgreSQL; SQLite serialises on its file lock")
-    payment_id = payment_of(office, "E000003").id
+    payment_id = payment_of(office, "E000002").id  # paid at a pay point (no account)
     office.session.close()
     barrier = threading.Barrier(8)
     outcomes: list[str] = []

@@ -30,6 +30,7 @@ from payroll.documents_service import (
     employee_account,
     employer_from_settings,
     load_run_documents,
+    produce_bank_file,
 )
 from payroll.errors import RunStateConflict
 from payroll.models import Employee, Payment, ReleaseChannel
@@ -124,9 +125,19 @@ def test_the_register_totals_are_the_ledger_postings_of_the_run(
 def test_bank_files_list_exactly_the_bank_paid_employees(
     office: Office, released_month: int
 ) -> None:
-    run = documents(office, released_month)
+    unproduced = documents(office, released_month)
+    with pytest.raises(RunStateConflict, match="not been produced"):
+        unproduced.bank_csv()  # E000003's salary is still held: no file before it is booked
     created = datetime(2026, 3, 28, 9, 0, tzinfo=UTC)
+    produced = produce_bank_file(
+        office.session, released_month, employer_from_settings(Settings()), file_format="pain001",
+        actor="officer", now=created, execution_date=date(2026, 3, 30),
+    )  # fmt: skip
+    office.session.commit()
+    assert produced.settlement.booked == 1
+    run = documents(office, released_month)
     xml = run.pain001_xml(execution_date=date(2026, 3, 30), created_at=created)
+    assert xml == produced.content
     root = etree.fromstring(xml)
     xsd = importlib.resources.files("sepaxml") / "schemas" / "pain.001.001.09.xsd"
     with importlib.resources.as_file(xsd) as path:

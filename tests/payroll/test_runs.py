@@ -55,9 +55,10 @@ def test_preview_lists_every_payslip_and_problem(office: Office) -> None:
     # Nets worked out in test_structures: 36 637.85 + 30 418.10 + 37 984.20
     assert summary.net == dzd("105040.15")
     assert summary.gross == dzd("137000")
-    assert summary.problem_counts == {"no_account": 1, "not_enrolled": 1, "suspended": 1}
+    assert summary.problem_counts == {"no_account": 2, "not_enrolled": 1, "suspended": 1}
     kinds = {(p.employee_number, p.kind.value, p.blocking) for p in summary.problems}
     assert kinds == {
+        ("E000001", "no_account", False),
         ("E000002", "no_account", False),
         ("E000003", "not_enrolled", False),
         ("E000004", "suspended", True),

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -73,11 +73,23 @@ def _advisory_lock_id(scope: str, key: str) -> int:
 def _claim(session: Session, scope: str, key: str) -> None:
     if session.get_bind().dialect.name != "postgresql":
         return
-    locked = session.scalar(select(func.pg_try_advisory_xact_lock(_advisory_lock_id(scope, key))))
+    locked = session.connection().scalar(
+        select(func.pg_try_advisory_xact_lock(bindparam("lock_id"))),
+        {"lock_id": _advisory_lock_id(scope, key)},
+    )
     if not locked:
         raise RequestInFlight(
             f"a request with Idempotency-Key {key!r} is still being processed; retry shortly"
         )
+
+
+_RECORD = IdempotencyRecord.__table__
+_LOOKUP = select(
+    _RECORD.c.request_hash,
+    _RECORD.c.response_status,
+    _RECORD.c.response_body,
+    _RECORD.c.expires_at,
+).where(_RECORD.c.scope == bindparam("scope"), _RECORD.c.key == bindparam("key"))
 
 
 def run_idempotent(
@@ -97,10 +109,16 @@ def run_idempotent(
     check_key(key)
     digest = fingerprint(operation, request)
     _claim(session, scope, key)
-    stored = session.get(IdempotencyRecord, (scope, key), populate_existing=True)
+    # Looked up after the claim, in its own statement: a first request that committed while we
+    # waited for the lock is seen (READ COMMITTED takes a new snapshot per statement).
+    connection = session.connection()
+    stored = connection.execute(_LOOKUP, {"scope": scope, "key": key}).one_or_none()
     if stored is not None and stored.expires_at <= now:
-        session.delete(stored)
-        session.flush()
+        connection.execute(
+            delete(IdempotencyRecord).where(
+                IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
+            )
+        )
         stored = None
     if stored is not None:
         if stored.request_hash != digest:
@@ -111,20 +129,20 @@ def run_idempotent(
         body: dict[str, Any] = json.loads(stored.response_body)
         return IdempotentResponse(status=stored.response_status, body=body, replayed=True)
     status, body = action()
-    session.flush()
-    session.add(
-        IdempotencyRecord(
-            scope=scope,
-            key=key,
-            request_hash=digest,
-            response_status=status,
-            response_body=json.dumps(body, sort_keys=True, default=str),
-            created_at=now,
-            expires_at=now + KEY_RETENTION,
-        )
-    )
+    session.flush()  # the action's pending ORM work, before the Core INSERT below
     try:
-        session.flush()
+        session.connection().execute(
+            insert(IdempotencyRecord),
+            {
+                "scope": scope,
+                "key": key,
+                "request_hash": digest,
+                "response_status": status,
+                "response_body": json.dumps(body, sort_keys=True, default=str),
+                "created_at": now,
+                "expires_at": now + KEY_RETENTION,
+            },
+        )
     except IntegrityError:
         # Another request with this key committed between our lookup and our insert.
         raise RequestInFlight(

@@ -12,7 +12,7 @@ from scipy.signal import find_peaks
 
 from biometric.errors import RoiError
 
-# Weights of the valley-pair cost (see _choose_valleys), set on simulated
+# Weights of the valley-pair cost (see _rank_valleys), set on simulated
 # contactless hands and PolyU pegged palms.
 W_ALONG = 2.0
 W_EVEN = 0.5
@@ -41,6 +41,10 @@ class PalmGeometry:
         cropped palm images), False for a whole hand on a dark background.
     candidates : (L, 2) float ndarray
         Every concavity that passed the depth test, for diagnostics.
+    alternatives : tuple of (K, 2) float ndarrays
+        The other plausible valley choices, best first (``valleys`` is the
+        best); a pegged palm whose first choice puts the ROI off the hand
+        falls back on them (see :func:`biometric.roi.palm_roi`).
     """
 
     valleys: npt.NDArray[np.float64]
@@ -48,6 +52,7 @@ class PalmGeometry:
     palm_radius: float
     contact: bool
     candidates: npt.NDArray[np.float64]
+    alternatives: tuple[npt.NDArray[np.float64], ...] = ()
 
 
 def palm_center(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.float64], float]:
@@ -101,6 +106,42 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
        Image and Vision Computing 40, 2015 (valleys as minima of the
        contour's distance profile).
     """
+    found = _valley_candidates(mask)
+    points, depths, openings = found.points, found.depths, found.openings
+    center, radius, contact = found.center, found.radius, found.contact
+    if len(points) < 2:
+        raise RoiError(f"found {len(points)} finger valley(s); spread the fingers", ("no_valleys",))
+    if not contact and len(points) >= 4:
+        keep = _drop_thumb_valley(points)
+        points, depths, openings = points[keep], depths[keep], openings[keep]
+    ranked = _rank_valleys(points, depths, openings, center, radius, contact)
+    if not ranked:
+        raise RoiError(
+            "finger valleys do not form a plausible hand geometry", ("implausible_valleys",)
+        )
+    return PalmGeometry(
+        valleys=points[list(ranked[0])],
+        palm_center=center,
+        palm_radius=radius,
+        contact=contact,
+        candidates=points,
+        alternatives=tuple(points[list(chosen)] for chosen in ranked[1:]),
+    )
+
+
+@dataclass(frozen=True)
+class _Candidates:
+    """Valley candidates of a silhouette, in contour order, with its palm circle."""
+
+    points: npt.NDArray[np.float64]  # (L, 2) (row, col)
+    depths: npt.NDArray[np.float64]  # (L,) prominence in the distance profile
+    openings: npt.NDArray[np.float64]  # (L, 2) unit (row, col): where each valley opens to
+    center: npt.NDArray[np.float64]
+    radius: float
+    contact: bool
+
+
+def _valley_candidates(mask: npt.NDArray[np.bool_]) -> _Candidates:
     mask_u8 = mask.astype(np.uint8)
     rows, cols = mask.shape
     center, radius = palm_center(mask)
@@ -170,41 +211,29 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
             far = near[int(np.argmin(contour[near].astype(np.float64) @ opening))]
         # (contour index, depth, opening direction as (row, col))
         cands.append((far, float(depth), float(opening[1]), float(opening[0])))
-    if len(cands) < 2:
-        raise RoiError(f"found {len(cands)} finger valley(s); spread the fingers", ("no_valleys",))
     cands.sort()
-    points = np.array([[contour[c[0], 1], contour[c[0], 0]] for c in cands], dtype=np.float64)
-    depths = np.array([c[1] for c in cands])
-    openings = np.array([[c[2], c[3]] for c in cands])
-    if not contact and len(points) >= 4:
-        keep = _drop_thumb_valley(points)
-        points, depths, openings = points[keep], depths[keep], openings[keep]
-        cands = [cands[k] for k in keep]
-    best = _choose_valleys(points, depths, openings, center, radius, contact)
-    if best is None:
-        raise RoiError(
-            "finger valleys do not form a plausible hand geometry", ("implausible_valleys",)
-        )
-    valleys = points[list(best)]
-    return PalmGeometry(
-        valleys=valleys,
-        palm_center=center,
-        palm_radius=radius,
+    return _Candidates(
+        points=np.array(
+            [[contour[c[0], 1], contour[c[0], 0]] for c in cands], dtype=np.float64
+        ).reshape(-1, 2),
+        depths=np.array([c[1] for c in cands], dtype=np.float64),
+        openings=np.array([[c[2], c[3]] for c in cands], dtype=np.float64).reshape(-1, 2),
+        center=center,
+        radius=radius,
         contact=contact,
-        candidates=points,
     )
 
 
-def _choose_valleys(
+def _rank_valleys(
     points: npt.NDArray[np.float64],
     depths: npt.NDArray[np.float64],
     openings: npt.NDArray[np.float64],
     center: npt.NDArray[np.float64],
     radius: float,
     contact: bool,
-) -> tuple[int, ...] | None:
-    best: tuple[int, ...] | None = None
-    best_cost = np.inf
+) -> list[tuple[int, ...]]:
+    """Plausible valley choices (indices into ``points``), lowest cost first."""
+    ranked: list[tuple[float, tuple[int, ...]]] = []
     n = len(points)
     for i, j in itertools.combinations(range(n), 2):
         p, q = points[i], points[j]
@@ -270,9 +299,11 @@ def _choose_valleys(
             elif unevenness < 0.6 and min(dists) < 0.4 * radius:
                 cost -= 0.6 + W_EVEN * (0.6 - unevenness)
                 chosen = (i, m, j)
-        if cost < best_cost:
-            best_cost, best = cost, chosen
-    return best
+        ranked.append((cost, chosen))
+    # Stable: equal costs keep the enumeration order, so the first choice is
+    # the one the former minimum search returned.
+    ranked.sort(key=lambda item: item[0])
+    return [chosen for _, chosen in ranked]
 
 
 def _drop_thumb_valley(points: npt.NDArray[np.float64]) -> list[int]:
@@ -299,3 +330,65 @@ def _on_border(contour: npt.NDArray[np.int32], rows: int, cols: int) -> npt.NDAr
     """Which (x, y) contour points lie on the frame border."""
     x, y = contour[:, 0], contour[:, 1]
     return np.asarray((x <= 1) | (y <= 1) | (x >= cols - 2) | (y >= rows - 2))
+
+
+def one_valley_geometry(mask: npt.NDArray[np.bool_], span: float) -> list[PalmGeometry]:
+    """Valley pairs of a pegged palm that shows only one open finger gap.
+
+    A pegged device holds every hand at one distance and along one axis, so
+    when one of the two outer finger gaps is closed (fingers pressed together,
+    a ring or a peg filling the gap) the open gap, the device's valley spacing
+    ``span`` and the device's axis still place the valley line: the fingers
+    point to the frame edge the open gap faces, the valley line runs across
+    them, and the missing valley lies ``span`` away on the side of the palm
+    centre. Every candidate that gives a plausible pair (the tests of
+    :func:`finger_valleys`) is returned, deepest first.
+
+    Parameters
+    ----------
+    mask : (M, N) bool ndarray
+        Hand silhouette from :func:`biometric.segmentation.segment_hand`.
+    span : float
+        The device's spacing of the index-middle and ring-little valleys, in
+        ``mask`` pixels.
+
+    Returns
+    -------
+    list of PalmGeometry
+        Empty when the frame is not a pegged palm or no open gap fits; the
+        inferred valley is the second of each ``valleys``.
+    """
+    found = _valley_candidates(mask)
+    if not found.contact or not len(found.points):
+        return []
+    out: list[PalmGeometry] = []
+    for k in np.argsort(-found.depths):
+        valley, opening = found.points[k], found.openings[k]
+        # The device's axis: the frame direction nearest to where the gap opens.
+        fingers = np.zeros(2)
+        axis = int(np.argmax(np.abs(opening)))
+        fingers[axis] = np.sign(opening[axis])
+        along = np.array([-fingers[1], fingers[0]])
+        if float((found.center - valley) @ along) < 0:
+            along = -along
+        other = valley + span * along
+        pair = np.array([valley, other])
+        ranked = _rank_valleys(
+            pair,
+            np.full(2, found.depths[k]),
+            np.array([opening, fingers]),
+            found.center,
+            found.radius,
+            contact=True,
+        )
+        if ranked:
+            out.append(
+                PalmGeometry(
+                    valleys=pair,
+                    palm_center=found.center,
+                    palm_radius=found.radius,
+                    contact=True,
+                    candidates=found.points,
+                )
+            )
+    return out

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import cv2
 import numpy as np
@@ -10,7 +10,7 @@ import numpy.typing as npt
 
 from biometric._validate import as_gray_u8
 from biometric.errors import BiometricError, RoiError
-from biometric.keypoints import PalmGeometry, finger_valleys
+from biometric.keypoints import PalmGeometry, finger_valleys, one_valley_geometry
 from biometric.segmentation import segment_hand, working_scale
 
 #: Side of the normalised ROI in pixels.
@@ -31,6 +31,14 @@ CONTACT_FRAME_FRACTION = 0.41
 #: unreliable); this ratio puts both measures on one scale.
 SPAN_TO_RADIUS = 1.25
 MIN_COVERAGE = 0.97
+#: A pegged palm's outer valleys are the device's valley spacing apart (PolyU
+#: NIR, 6000 frames: 109-209 px, median 154, for 148 expected); a pair less
+#: than this fraction of it is two neighbouring valleys (index-middle and
+#: middle-ring, the other outer gap being closed), not the outer pair.
+MIN_CONTACT_SPAN = 0.6
+#: A second-choice valley pair (pegged palms, see :func:`palm_roi`) gets no
+#: benefit of the doubt: its ROI must lie wholly on the hand.
+FALLBACK_COVERAGE = 0.999
 
 
 @dataclass(frozen=True)
@@ -82,6 +90,15 @@ def palm_roi(image: npt.NDArray[np.uint8], size: int = ROI_SIZE) -> PalmRoi:
     is a square of ``SIDE_FACTOR`` times that scale, ``GAP_FACTOR`` below the
     valley line, resampled to ``size`` x ``size`` with anti-aliasing.
 
+    Pegged palms, which the device holds at one distance and along one axis,
+    have fallbacks before a refusal, each of whose ROI must lie wholly on the
+    hand (``FALLBACK_COVERAGE``): the next plausible valley choice when the
+    first puts the ROI off the hand; a second segmentation with a lower
+    threshold; and, when one outer finger gap is closed, the valley line
+    placed from the open gap, the device's valley spacing and axis
+    (:func:`biometric.keypoints.one_valley_geometry`). Whole hands get none of
+    these: a wrong or cut-off one is refused.
+
     Parameters
     ----------
     image : (M, N) uint8 ndarray
@@ -114,21 +131,82 @@ def palm_roi(image: npt.NDArray[np.uint8], size: int = ROI_SIZE) -> PalmRoi:
     image = as_gray_u8(image)
     if is_cropped_palm(image):
         return _whole_image_roi(image, size)
-    mask = segment_hand(image)
-    try:
-        geometry = finger_valleys(mask)
-    except RoiError as first:
-        # Fingers lit much less than the palm (pegged devices) fall below the
-        # first threshold and take their valleys with them: look again with a
-        # lower one before asking for a recapture.
-        if not set(first.reasons) & {"no_valleys", "implausible_valleys"}:
-            raise
+    failure: RoiError | None = None
+    unpaired: list[npt.NDArray[np.bool_]] = []
+    cut_off = False
+    # Fingers lit much less than the palm (pegged devices) fall below the first
+    # threshold and take their valleys with them: a second look with a lower one
+    # (4 grey-level classes) comes before asking for a recapture.
+    for classes in (3, 4):
         try:
-            mask = segment_hand(image, classes=4)
-            geometry = finger_valleys(mask)
+            mask = segment_hand(image, classes=classes)
         except BiometricError:
-            raise first from None
-    return roi_from_geometry(image, mask, geometry, size)
+            if failure is None:
+                raise
+            break
+        try:
+            geometry = finger_valleys(mask)
+        except RoiError as exc:
+            if failure is None:
+                if not set(exc.reasons) & {"no_valleys", "implausible_valleys"}:
+                    raise
+                failure = exc
+            unpaired.append(mask)
+            continue
+        if cut_off and not geometry.contact:
+            # A whole hand cut by the frame edge stays refused: a second look
+            # after a cut-off ROI only helps a pegged palm (the first threshold
+            # lost the dim device edge or finger stubs along the border).
+            break
+        try:
+            roi = roi_from_geometry(image, mask, geometry, size)
+            if not cut_off or float(roi.valid.mean()) >= FALLBACK_COVERAGE:
+                return roi
+        except RoiError as exc:
+            # The ROI stage got further than a valley search: its reason is the one to tell.
+            if failure is None or "palm_cut_off" not in failure.reasons:
+                failure = exc
+            cut_off = True
+            if not geometry.contact:
+                continue
+        # A pegged device holds the palm in place, so an ROI off the hand means
+        # the wrong valleys were chosen (typically the thumb notch on the palm's
+        # side edge instead of a finger gap): the next plausible choice whose
+        # ROI lies wholly on the hand is taken.
+        for valleys in geometry.alternatives:
+            second = _fallback_roi(image, mask, replace(geometry, valleys=valleys), size)
+            if second is not None:
+                return second
+        unpaired.append(mask)
+    # A pegged palm with one finger gap closed: the open gap, the device's
+    # valley spacing and the device's axis place the valley line.
+    span = _device_span(image.shape) * working_scale(image.shape)
+    for mask in unpaired:
+        for geometry in one_valley_geometry(mask, span):
+            inferred = _fallback_roi(image, mask, geometry, size)
+            if inferred is not None:
+                return inferred
+    assert failure is not None
+    raise failure
+
+
+def _device_span(shape: tuple[int, ...]) -> float:
+    """Spacing of a pegged palm's outer valleys in frame pixels (the device's scale)."""
+    return SPAN_TO_RADIUS * CONTACT_FRAME_FRACTION * min(shape[0], shape[1])
+
+
+def _fallback_roi(
+    image: npt.NDArray[np.uint8],
+    mask: npt.NDArray[np.bool_],
+    geometry: PalmGeometry,
+    size: int,
+) -> PalmRoi | None:
+    """The ROI of a fallback valley choice, if it lies wholly on the hand."""
+    try:
+        roi = roi_from_geometry(image, mask, geometry, size)
+    except RoiError:
+        return None
+    return roi if float(roi.valid.mean()) >= FALLBACK_COVERAGE else None
 
 
 def roi_from_geometry(
@@ -147,6 +225,10 @@ def roi_from_geometry(
     normal = np.array([-u[1], u[0]])
     if float((center_palm - p) @ normal) < 0:
         normal = -normal
+    if geometry.contact and span < MIN_CONTACT_SPAN * _device_span(image.shape):
+        raise RoiError(
+            "the finger valleys are too close together for this device", ("implausible_valleys",)
+        )
     rows, cols = mask.shape
     r, c = geometry.palm_center
     if not geometry.contact and min(r, c, rows - 1 - r, cols - 1 - c) <= geometry.palm_radius + 1:

@@ -519,7 +519,7 @@ def place_hold(
     return hold
 
 
-def _lock_pending_hold(session: Session, hold_id: uuid.UUID, now: datetime) -> Hold:
+def lock_pending_hold(session: Session, hold_id: uuid.UUID, now: datetime) -> Hold:
     hold = session.scalars(
         select(Hold)
         .where(Hold.id == hold_id)
@@ -553,29 +553,77 @@ def capture_hold(
     amount: Money | None = None,
     extra_legs: Sequence[Leg] = (),
     operation_id: uuid.UUID | None = None,
+    operator_fee: Money | None = None,
 ) -> LedgerTransaction:
     """Post ``amount`` (default: all) of a pending hold and release the rest of it.
 
-    ``extra_legs`` are booked in the same transaction (a merchant's fee, for example).
+    ``extra_legs`` are booked in the same transaction (a merchant's debit for its fee, for
+    example); ``operator_fee`` adds a leg crediting it to the fee account of the hold's payer.
     """
-    hold = _lock_pending_hold(session, hold_id, now)
+    hold = lock_pending_hold(session, hold_id, now)
+    transaction, _ = capture_pending_hold(
+        session,
+        hold,
+        now=now,
+        kind=kind,
+        description=description,
+        amount=amount,
+        extra_legs=extra_legs,
+        operation_id=operation_id,
+        operator_fee=operator_fee,
+    )
+    return transaction
+
+
+def capture_pending_hold(
+    session: Session,
+    hold: Hold,
+    *,
+    now: datetime,
+    kind: str,
+    description: str,
+    amount: Money | None = None,
+    extra_legs: Sequence[Leg] = (),
+    operation_id: uuid.UUID | None = None,
+    operator_fee: Money | None = None,
+    released: Locked | None = None,
+) -> tuple[LedgerTransaction, dict[int, LockedAccount]]:
+    """:func:`capture_hold` of a hold the caller has locked and found pending and unexpired
+    (or placed itself in this transaction, where no one else can see it).
+
+    ``released``: the accounts as the caller locked them, balances as they are once this hold is
+    released (with the fee account if ``operator_fee`` is set); otherwise they are locked here,
+    after the hold. Returns the transaction and the locked rows (balances before the posting).
+    """
     captured = amount if amount is not None else Money(hold.amount, hold.currency)
     check_amount(captured, what="capture amount")
     if captured.currency != hold.currency:
-        raise InvalidAmount(f"hold {hold_id} is in {hold.currency}, not {captured.currency}")
+        raise InvalidAmount(f"hold {hold.id} is in {hold.currency}, not {captured.currency}")
     if captured.minor > hold.amount:
         raise InvalidAmount(
-            f"cannot capture {captured}: hold {hold_id} is for {Money(hold.amount, hold.currency)}"
+            f"cannot capture {captured}: hold {hold.id} is for {Money(hold.amount, hold.currency)}"
         )
     legs = [Leg(hold.account_id, -captured), Leg(hold.credit_account_id, captured), *extra_legs]
-    accounts = lock(session, (leg.account_id for leg in legs)).accounts
+    if released is None:
+        released = lock(
+            session,
+            (leg.account_id for leg in legs),
+            fees_in=hold.currency if operator_fee is not None else None,
+            spread_by=hold.account_id,
+            now=now,
+        )
+        # Releasing the hold will lower the payer's ``held``, under our lock, by its amount.
+        payer = released.accounts.get(hold.account_id)
+        if payer is not None:
+            released.accounts[payer.id] = replace(payer, held=payer.held - hold.amount)
+    accounts = dict(released.accounts)
+    if operator_fee is not None:
+        assert released.fees is not None, "the fee account is locked with the others"
+        accounts[released.fees.id] = released.fees
+        legs.append(Leg(released.fees.id, operator_fee))
     hold.captured_amount = captured.minor
     _resolve(session, hold, HoldStatus.CAPTURED, now)
-    # The release of the hold changed the payer's ``held`` under our lock, by exactly this much.
-    payer = accounts.get(hold.account_id)
-    if payer is not None:
-        accounts[payer.id] = replace(payer, held=payer.held - hold.amount)
-    return post(
+    transaction = post(
         session,
         legs,
         kind=kind,
@@ -584,11 +632,12 @@ def capture_hold(
         operation_id=operation_id,
         locked=accounts,
     )
+    return transaction, accounts
 
 
 def void_hold(session: Session, hold_id: uuid.UUID, *, now: datetime) -> Hold:
     """Release a pending hold without moving money."""
-    hold = _lock_pending_hold(session, hold_id, now)
+    hold = lock_pending_hold(session, hold_id, now)
     lock(session, (hold.account_id,))
     _resolve(session, hold, HoldStatus.VOIDED, now)
     return hold

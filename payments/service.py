@@ -630,9 +630,12 @@ def purchase(
 
     The hold and the capture are separate ledger steps (as for a card authorisation) in one
     database transaction: a terminal that needs them apart uses :func:`authorize_purchase` and
-    :func:`capture_purchase`.
+    :func:`capture_purchase`. Here the three accounts (payer, merchant, fee) are locked once,
+    and the hold and the operation, which this transaction has just written and no other can
+    see, are captured without locking them again.
     """
-    operation = authorize_purchase(
+    fee = policy.fee_for(OperationType.PURCHASE, amount)
+    operation, hold, locked = _authorize(
         session,
         policy,
         payer_wallet_id=payer_wallet_id,
@@ -641,8 +644,10 @@ def purchase(
         initiator=initiator,
         now=now,
         client_reference=client_reference,
+        with_fee_account=bool(fee.minor),
     )
-    return capture_purchase(session, policy, operation_id=operation.id, now=now)
+    # The rows were read before the hold was placed: once it is released they are as read.
+    return _capture(session, policy, operation, hold, now=now, released=locked)
 
 
 def authorize_purchase(
@@ -656,8 +661,40 @@ def authorize_purchase(
     now: datetime,
     client_reference: str | None = None,
 ) -> Operation:
+    operation, _, _ = _authorize(
+        session,
+        policy,
+        payer_wallet_id=payer_wallet_id,
+        merchant_account_id=merchant_account_id,
+        amount=amount,
+        initiator=initiator,
+        now=now,
+        client_reference=client_reference,
+    )
+    return operation
+
+
+def _authorize(
+    session: Session,
+    policy: PaymentsPolicy,
+    *,
+    payer_wallet_id: int,
+    merchant_account_id: int,
+    amount: Money,
+    initiator: str,
+    now: datetime,
+    client_reference: str | None,
+    with_fee_account: bool = False,
+) -> tuple[Operation, Hold, ledger.Locked]:
     ledger.check_amount(amount)
-    accounts = ledger.lock(session, (payer_wallet_id, merchant_account_id)).accounts
+    locked = ledger.lock(
+        session,
+        (payer_wallet_id, merchant_account_id),
+        fees_in=amount.currency if with_fee_account else None,
+        spread_by=payer_wallet_id,
+        now=now,
+    )
+    accounts = locked.accounts
     for account_id, kind, role in (
         (payer_wallet_id, AccountKind.WALLET, "payer"),
         (merchant_account_id, AccountKind.MERCHANT, "merchant"),
@@ -700,7 +737,7 @@ def authorize_purchase(
         updated_at=now,
     )
     _insert_operation(session, operation)
-    return operation
+    return operation, hold, locked
 
 
 def _lock_operation(session: Session, operation_id: uuid.UUID) -> Operation:
@@ -729,34 +766,45 @@ def capture_purchase(
         raise OperationNotReversible(f"operation {operation_id} is not a purchase")
     if operation.status != OperationStatus.AUTHORIZED.value:
         raise OperationNotReversible(f"purchase {operation_id} is {operation.status}")
+    hold = ledger.lock_pending_hold(session, operation.hold_id, now)
+    return _capture(session, policy, operation, hold, now=now, amount=amount)
+
+
+def _capture(
+    session: Session,
+    policy: PaymentsPolicy,
+    operation: Operation,
+    hold: Hold,
+    *,
+    now: datetime,
+    amount: Money | None = None,
+    released: ledger.Locked | None = None,
+) -> Operation:
+    """Capture ``operation``'s pending ``hold``, both locked by the caller (or written by it)."""
     captured = amount if amount is not None else Money(operation.amount, operation.currency)
     fee = policy.fee_for(OperationType.PURCHASE, captured)
-    extra: list[Leg] = []
-    if fee.minor:
-        assert operation.payee_account_id is not None and operation.payer_account_id is not None
-        fees = ledger.fee_account(
-            session, captured.currency, now, spread_by=operation.payer_account_id
-        )
-        extra = [Leg(operation.payee_account_id, -fee), Leg(fees.id, fee)]
-    ledger.capture_hold(
+    assert operation.payee_account_id is not None and operation.payer_account_id is not None
+    _, accounts = ledger.capture_pending_hold(
         session,
-        operation.hold_id,
+        hold,
         amount=captured,
         now=now,
         kind=OperationType.PURCHASE.value,
         description=f"purchase {captured}",
-        extra_legs=extra,
+        extra_legs=[Leg(operation.payee_account_id, -fee)] if fee.minor else [],
+        operator_fee=fee if fee.minor else None,
         operation_id=operation.id,
+        released=released,
     )
     operation.amount = captured.minor
     operation.fee = fee.minor
     operation.status = OperationStatus.COMPLETED.value
     operation.updated_at = now
     session.flush()
-    assert operation.payer_account_id is not None
-    payer = session.get(Account, operation.payer_account_id)
-    assert payer is not None
-    _notify_debit(session, payer, operation, now)
+    # The payer's row is locked: what it has now is what it had (hold released) less the capture.
+    payer = accounts[operation.payer_account_id]
+    available = Money(payer.available, captured.currency) - captured
+    _notify(session, operation, now, _debit_sms(payer, operation, available))
     return operation
 
 

@@ -89,6 +89,52 @@ def api_server(database_url: str) -> Iterator[tuple[int, Any]]:
 
 
 @contextmanager
+def api_processes_server(database_url: str, processes: int) -> Iterator[tuple[int, Any]]:
+    """The palmvein API as a deployment runs it: ``uvicorn --workers N`` in its own processes
+    (no GIL shared with the client threads); yields (port, settings with its secret key)."""
+    import secrets
+    import socket
+    import subprocess
+    import sys
+
+    from palmvein.core.settings import Settings
+
+    settings = Settings(database_url=database_url, secret_key=secrets.token_urlsafe(48))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = os.environ | {
+        "PALMVEIN_DATABASE_URL": database_url,
+        "PALMVEIN_SECRET_KEY": settings.secret_key.get_secret_value(),
+        "PALMVEIN_LOG_LEVEL": "WARNING",
+    }
+    command = [
+        sys.executable, "-m", "uvicorn", "--factory", "palmvein.app:app_from_environment",
+        "--host", "127.0.0.1", "--port", str(port), "--workers", str(processes),
+        "--log-level", "warning", "--no-access-log",
+    ]  # fmt: skip
+    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise CliError("the API server processes did not start", code=ExitCode.FAILURE)
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=1):
+                    break
+            except OSError:
+                time.sleep(0.1)
+        yield port, settings
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+@contextmanager
 def _quiet_logging() -> Iterator[None]:
     """Warnings only while measuring (one log line per request would be most of the work), then
     the caller's logging configuration back as it was."""
@@ -143,9 +189,16 @@ def _bearer(engine: Engine, settings: Any) -> str:
 
 
 def http_transfers(
-    engine: Engine, database_url: str, operations: int, workers: int, seed: int
+    engine: Engine,
+    database_url: str,
+    operations: int,
+    workers: int,
+    seed: int,
+    api_processes: int = 0,
 ) -> Any:
-    """P2P transfers through ``POST /payments/transfers`` on a live server."""
+    """P2P transfers through ``POST /payments/transfers`` on a live server: in this process
+    (``api_processes`` 0: server and client threads share one interpreter lock) or in
+    ``api_processes`` uvicorn worker processes of its own."""
     import random
 
     from palmvein.core.db import create_session_factory
@@ -154,7 +207,13 @@ def http_transfers(
     accounts = open_accounts(create_session_factory(engine))
     rng = random.Random(seed)
     pairs = [tuple(rng.sample(accounts.wallets, 2)) for _ in range(operations)]
-    with api_server(database_url) as (port, settings):
+    server = (
+        api_processes_server(database_url, api_processes)
+        if api_processes
+        else api_server(database_url)
+    )
+    name = f"HTTP p2p transfer, {api_processes} API proc." if api_processes else "HTTP p2p transfer"
+    with server as (port, settings):
         headers = {
             "Authorization": f"Bearer {_bearer(engine, settings)}",
             "Content-Type": "application/json",
@@ -179,7 +238,7 @@ def http_transfers(
             if response.status != 201:
                 raise RuntimeError(f"HTTP {response.status}: {payload[:200]!r}")
 
-        return measure("HTTP p2p transfer", operations, workers, transfer)
+        return measure(name, operations, workers, transfer)
 
 
 @bench_app.command("payments")
@@ -191,6 +250,14 @@ def payments_command(
         typer.Option(help="PostgreSQL server (any database on it); a scratch database is made."),
     ] = DEFAULT_SERVER,
     seed: Annotated[int, typer.Option(help="Seed of the account pairs.")] = 0,
+    api_processes: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Also time HTTP transfers on an API run as N uvicorn worker processes of its own "
+            "(0: only the in-process server, which shares the client threads' interpreter lock).",
+        ),
+    ] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the figures as JSON.")] = False,
 ) -> None:
     """Ledger transfers/s and purchases/s on PostgreSQL, p50/p99, beside plain inserts."""
@@ -207,6 +274,11 @@ def payments_command(
             timings = run(engine, operations=operations, workers=workers, seed=seed)
             console.print("[dim]HTTP API on a live uvicorn server[/]")
             timings.append(http_transfers(engine, url, operations, workers, seed))
+            if api_processes:
+                console.print(f"[dim]HTTP API in {api_processes} uvicorn worker process(es)[/]")
+                timings.append(
+                    http_transfers(engine, url, operations, workers, seed, api_processes)
+                )
         finally:
             engine.dispose()
     baseline = timings[0].per_second

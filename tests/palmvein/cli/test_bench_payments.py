@@ -48,3 +48,21 @@ def test_bench_payments_without_a_server_says_how_to_get_one(
     assert exited.value.code == 4
     err = capsys.readouterr().err
     assert "scratch database" in err and "start PostgreSQL" in err
+
+
+def test_bench_payments_can_also_time_an_api_in_its_own_processes(
+    postgres_available: str | None,
+) -> None:
+    if postgres_available is not None:
+        pytest.skip(postgres_available)
+    before = _bench_databases()
+    result = CliRunner().invoke(
+        app,
+        ["bench", "payments", "--operations", "10", "--workers", "2", "--server", POSTGRES_URL,
+         "--api-processes", "1", "--json"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = json.loads(result.stdout)["results"]
+    assert [r["name"] for r in rows][-2:] == ["HTTP p2p transfer", "HTTP p2p transfer, 1 API proc."]
+    assert rows[-1]["operations"] == 10 and rows[-1]["per_second"] > 0
+    assert _bench_databases() == before

@@ -401,6 +401,7 @@ def compute_run(
         session.execute(insert(Payslip), rows)
         if on_progress:
             on_progress(len(rows))
+    repository.analyze(session, Payslip.__tablename__)
     run.computed_at = now
     summary_before = run.status
     _transition(session, run, RunStatus.COMPUTED, actor=actor, now=now)
@@ -653,7 +654,7 @@ def finish_posting(session: Session, run_id: int, *, actor: str, now: datetime) 
     """Posting -> posted once every payable employee has a payment; False if some remain."""
     run = _locked(session, run_id)
     _expect(run, "finish posting", RunStatus.POSTING)
-    if repository.unposted_payslips(session, run.id, 1):
+    if repository.unposted_count(session, run.id):
         return False
     run.posted_at = now
     summary = summarize(session, run.id, problem_limit=0)

@@ -60,6 +60,8 @@ OUTCOME_TEXTS: dict[str, str] = {
     AttemptOutcome.WRONG_PAY_POINT.value: N_("this salary is paid in cash at another pay point; "
                                              "release it to the wallet or send the employee "
                                              "there"),
+    AttemptOutcome.PAID_BY_BANK.value: N_("this salary is paid by bank transfer to the "
+                                          "employee's account, not at a pay point"),
 }
 VOCABULARY = (N_("wallet"), N_("cash"), N_("held"), N_("released"), N_("reversed"),
               N_("transferred"))

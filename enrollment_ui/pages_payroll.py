@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from enrollment_ui.i18n import N_
 from enrollment_ui.web import PREFIX, go_to, language_of, render
 from palmvein.core.errors import FieldProblem, ValidationFailed
-from payroll import jobs, reports, runs
+from payroll import jobs, reports, runs, transfers
 from payroll.documents import Language as DocumentLanguage
 from payroll.documents_service import (
     FINAL_STATES,
@@ -30,8 +30,9 @@ from payroll.documents_service import (
     RunDocuments,
     employer_from_settings,
     load_run_documents,
+    produce_bank_file,
 )
-from payroll.models import RunStatus
+from payroll.models import PayChannel, RunStatus
 
 PAYROLL = f"{PREFIX}/payroll"
 _PROBLEMS_SHOWN = 500
@@ -74,7 +75,8 @@ def _stem(run: RunDocuments, what: str) -> str:
 
 
 def add_routes(router: APIRouter, db_session: Any, readers: Any, makers: Any,
-               checkers: Any) -> None:
+               checkers: Any, producers: Any) -> None:
+    """``producers`` produce the bank file (officers or approvers, as the API's POST)."""
     @router.get(PAYROLL)
     def run_list(request: Request, session: db_session,
                  principal: Annotated[Any, readers]) -> Response:
@@ -95,15 +97,21 @@ def add_routes(router: APIRouter, db_session: Any, readers: Any, makers: Any,
     def run_page(run_id: int, request: Request, session: db_session,
                  principal: Annotated[Any, readers]) -> Response:
         summary = runs.summarize(session, run_id, problem_limit=_PROBLEMS_SHOWN)
-        held: list[reports.UnclaimedSalary] = []
+        progress: dict[str, int] = {}
+        settlement = None
         if summary.status in (RunStatus.POSTING, RunStatus.POSTED):
-            # Release progress: what is still held (payroll.reports.unclaimed, the same held
-            # salaries the unclaimed report lists), of what was posted.
+            # Release progress from the services: still held (payroll.reports.unclaimed, what
+            # the unclaimed report lists; at pay points or waiting for the bank file), sent by
+            # the bank file (payroll.transfers), and the rest of what was posted released.
             held = [h for h in reports.unclaimed(session, older_than_days=0, now=_now(request))
                     if h.run_id == run_id]
+            settlement = transfers.bank_settlement(session, run_id)
+            bank_held = sum(1 for h in held if h.channel == PayChannel.BANK.value)
+            progress = {"held": len(held) - bank_held, "bank_held": bank_held,
+                        "transferred": settlement.transferred,
+                        "released": summary.posted - len(held) - settlement.transferred}
         return render(request, "payroll_run.html", principal, run=summary,
-                      shown=_PROBLEMS_SHOWN, held=len(held),
-                      held_by_bank=sum(1 for h in held if getattr(h, "channel", "") == "bank"),
+                      shown=_PROBLEMS_SHOWN, progress=progress, settlement=settlement,
                       documents=summary.status in PREVIEW_STATES | FINAL_STATES,
                       final=summary.status in FINAL_STATES)
 
@@ -138,6 +146,17 @@ def add_routes(router: APIRouter, db_session: Any, readers: Any, makers: Any,
         run, language = _documents(request, session, run_id), _document_language(request)
         return _file(run.register_pdf(language), PDF, f"{_stem(run, 'register')}-{language}.pdf")
 
+    @router.post(f"{PAYROLL}/runs/{{run_id}}/bank-file")
+    def produce_bank(run_id: int, request: Request, session: db_session,
+                     principal: Annotated[Any, producers],
+                     file_format: Annotated[str, Form(max_length=10)] = "csv") -> Response:
+        """Produce the bank file: the run's held bank salaries are booked as transferred (once;
+        again books nothing), then the page offers the file for download."""
+        produce_bank_file(session, run_id, employer_from_settings(request.app.state.settings),
+                          file_format="pain001" if file_format == "pain001" else "csv",
+                          actor=principal.actor, now=_now(request))
+        return go_to(request, f"{PAYROLL}/runs/{run_id}")
+
     @router.get(f"{PAYROLL}/runs/{{run_id}}/bank.csv")
     def bank_csv(run_id: int, request: Request, session: db_session,
                  principal: Annotated[Any, readers]) -> Response:
@@ -149,7 +168,7 @@ def add_routes(router: APIRouter, db_session: Any, readers: Any, makers: Any,
                     principal: Annotated[Any, readers]) -> Response:
         now = _now(request)
         run = _documents(request, session, run_id)
-        data = run.pain001_xml(execution_date=now.date(), created_at=now)
+        data = run.pain001_xml(execution_date=now.date(), created_at=run.transferred_at or now)
         return _file(data, XML, f"{_stem(run, 'pain001')}.xml")
 
     def step(path: str, guard: Any, action: Callable[[Session, int, Any, datetime], Any]) -> None:

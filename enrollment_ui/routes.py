@@ -44,6 +44,7 @@ def create_router(db_session: Any, require_roles: Callable[..., Any], public: An
     pages_payroll.add_routes(
         router, db_session, readers=payroll_readers,
         makers=require_roles(Role.PAYROLL_OFFICER),
-        checkers=require_roles(Role.PAYROLL_APPROVER))
+        checkers=require_roles(Role.PAYROLL_APPROVER),
+        producers=require_roles(Role.PAYROLL_OFFICER, Role.PAYROLL_APPROVER))
     pages_reports.add_routes(router, db_session, payroll_readers)
     return router

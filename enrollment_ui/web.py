@@ -99,10 +99,10 @@ NAVIGATION: tuple[NavItem, ...] = (
             frozenset({Role.HR_CLERK, Role.ADMIN})),
     NavItem(f"{PREFIX}/counter", N_("Merchant counter"), frozenset({Role.MERCHANT_CASHIER}),
             "merchant"),
-    NavItem(f"{PREFIX}/paypoint", N_("Pay point"),
-            frozenset({Role.MERCHANT_CASHIER, Role.PAYROLL_APPROVER, Role.ADMIN}), "pay_point"),
     NavItem(f"{PREFIX}/payroll", N_("Payroll runs"), _PAYROLL_READERS),
     NavItem(f"{PREFIX}/reports", N_("Payroll reports"), _PAYROLL_READERS),
+    NavItem(f"{PREFIX}/paypoint", N_("Pay point"),
+            frozenset({Role.MERCHANT_CASHIER, Role.PAYROLL_APPROVER, Role.ADMIN}), "pay_point"),
 )
 
 

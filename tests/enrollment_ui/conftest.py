@@ -29,6 +29,7 @@ from palmvein.core.security.users import create_user
 CHROMIUM = Path(os.environ.get("PALMVEIN_CHROMIUM", "/usr/bin/chromium"))
 PASSWORD = "correct horse battery staple"
 SECRET = "browser-test-secret-key-that-is-long-enough-0123456789"
+PAY_POINT = "PP-ALGER-01"
 OUTPUT_DIR = Path(__file__).resolve().parents[2] / "test-output" / "enrollment_ui"
 STAFF = (("clerk", Role.HR_CLERK), ("cashier", Role.MERCHANT_CASHIER), ("boss", Role.ADMIN),
          ("officer", Role.PAYROLL_OFFICER), ("approver", Role.PAYROLL_APPROVER))
@@ -86,6 +87,7 @@ def live_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer
         "PALMVEIN_COOKIE_SECURE": "false",
         "PALMVEIN_LOG_LEVEL": "WARNING",
         "PALMVEIN_UI_CASHIER_MERCHANTS": f"cashier={merchant_id}",
+        "PALMVEIN_UI_CASHIER_PAY_POINTS": f"cashier={PAY_POINT},approver={PAY_POINT}",
     })
     log = folder / "server.log"
     with log.open("wb") as out:

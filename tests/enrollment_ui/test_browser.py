@@ -3,8 +3,10 @@
 One journey per language: an HR clerk signs in and enrols a person with the emulated USB scanner,
 then a cashier sells to that person at the counter (the palm pays), sees a decline for an unknown
 palm with its reason, and voids the sale; a payroll officer computes and submits a run, which a
-second user approves. Along the way axe checks the pages for critical
-accessibility violations, and screenshots are written under ``test-output/enrollment_ui/``.
+second user approves and posts; the approver downloads a payslip and the bank file and opens each
+report; at the pay point a wrong palm is refused with the reason and the employee's own palm
+releases the salary in cash. Along the way axe checks the pages for critical accessibility
+violations, and screenshots are written under ``test-output/enrollment_ui/``.
 """
 
 from __future__ import annotations
@@ -19,8 +21,10 @@ from palmvein.core.db import unit_of_work, utcnow
 from palmvein.core.money import Money
 from payments import service
 from payments.policy import DEFAULT_POLICY
+from payroll import sample
+from payroll import service as payroll_service
 
-from .conftest import PASSWORD, LiveServer
+from .conftest import PASSWORD, PAY_POINT, LiveServer
 
 # A distinct simulated palm per language run, so each journey enrols a new person.
 PALMS = {"ar": 11, "fr": 12}
@@ -28,9 +32,14 @@ PERIODS = {"ar": "2026-03", "fr": "2026-04"}
 UNKNOWN_PALM = 97
 HEADINGS = {
     "ar": {"persons": "الأشخاص والتسجيل", "counter": "صندوق التاجر", "declined": "مرفوض",
-           "approved": "موافق عليها"},
+           "approved": "موافق عليها", "posted": "مُرحَّلة", "paypoint": "نقطة الدفع",
+           "not_released": "لم يُصرف", "no_match": "لم يتم التعرف على الكف",
+           "released": "تم صرف الراتب", "unclaimed": "رواتب غير مستلمة"},
     "fr": {"persons": "Personnes et enrôlement", "counter": "Caisse du commerçant",
-           "declined": "Refusé", "approved": "approuvée"},
+           "declined": "Refusé", "approved": "approuvée", "posted": "comptabilisée",
+           "paypoint": "Point de paiement", "not_released": "Non versé",
+           "no_match": "la paume n'a pas été reconnue", "released": "Salaire versé",
+           "unclaimed": "Salaires non retirés"},
 }
 _AXE = Axe()
 
@@ -66,6 +75,28 @@ def _fund_wallet(server: LiveServer, person_id: str, major: str) -> None:
         service.cash_in(session, DEFAULT_POLICY, agent_account_id=agent.id,
                         wallet_account_id=wallet.id, amount=Money.of(major, "DZD"),
                         initiator="test", now=now)
+
+
+def _hire(server: LiveServer, person_id: str, language: str) -> str:
+    """HR's employee file: the enrolled person becomes an employee paid in cash at the pay
+    point (no bank account). Returns the employee number."""
+    rows = sample.employee_rows(1, seed=len(language) + ord(language[0]),
+                                prefix=f"{language.upper()}-", subject_ids=[person_id])
+    rows[0].update(pay_point=PAY_POINT, account_scheme="", account_number="")
+    with unit_of_work(server.factory()) as session:
+        payroll_service.import_file(
+            session, sample.write_csv(server.log.parent / f"hire-{language}.csv", rows),
+            currency="DZD", actor="test", now=utcnow())
+    return rows[0]["employee_number"]
+
+
+def _download(page: Any, selector: str, folder: Path) -> bytes:
+    with page.expect_download() as info:
+        page.click(selector)
+    download = info.value
+    target = folder / download.suggested_filename
+    download.save_as(str(target))
+    return target.read_bytes()
 
 
 @pytest.mark.browser
@@ -114,6 +145,7 @@ def test_enrol_pay_and_void_in_the_browser(
         page.click("#enrolment button[type=submit]")
         page.wait_for_selector("#outcome .message.success")
         page.screenshot(path=str(screenshots / "3-enrolled.png"), full_page=True)
+        employee_number = _hire(live_server, person_id, language)
 
         _fund_wallet(live_server, person_id, "50000")
         page.click("header button.link")  # sign out
@@ -182,5 +214,75 @@ def test_enrol_pay_and_void_in_the_browser(
         page.wait_for_selector("button[hx-post$='/post']")
         assert words["approved"] in page.locator("h1").inner_text()
         page.screenshot(path=str(screenshots / "9-payroll-approved.png"), full_page=True)
+
+        # The approver posts the net pay: each salary is held; the documents are final.
+        page.click("button[hx-post$='/post']")
+        page.wait_for_selector("#paid-out")
+        assert words["posted"] in page.locator("h1").inner_text()
+        _no_critical_violations(page, "posted run with documents")
+        payslips = _download(page, "a[href$='/payslips.pdf']", screenshots)
+        assert payslips.startswith(b"%PDF")
+        page.fill("#payslip-employee", employee_number)
+        one = _download(page, "form[action$='/payslip.pdf'] button", screenshots)
+        assert one.startswith(b"%PDF")
+        page.click("button[hx-post$='/bank-file']")  # CSV: books the bank salaries once
+        page.wait_for_selector("a[href$='/bank.csv']")
+        bank = _download(page, "a[href$='/bank.csv']", screenshots)
+        assert bank.count(b"\n") >= 2  # a header and at least one transfer
+        page.screenshot(path=str(screenshots / "10-payroll-posted.png"), full_page=True)
+
+        # Each report.
+        page.click("nav a[href$='/ui/reports']")
+        page.wait_for_url("**/ui/reports")
+        _no_critical_violations(page, "reports")
+        page.fill("#days", "0")
+        page.click("form[action$='/unclaimed'] button")
+        page.wait_for_url("**/ui/reports/unclaimed?days=0")
+        assert words["unclaimed"] in page.locator("h1").inner_text()
+        assert employee_number in page.locator("table").inner_text()
+        page.screenshot(path=str(screenshots / "11-report-unclaimed.png"), full_page=True)
+        _no_critical_violations(page, "unclaimed report")
+        for name, path in (("12-report-shared", "shared-palms"),
+                           ("13-report-never", "never-enrolled")):
+            page.goto(f"{live_server.url}/ui/reports/{path}")
+            assert page.locator("table").count() == 1
+            page.screenshot(path=str(screenshots / f"{name}.png"), full_page=True)
+            _no_critical_violations(page, path)
+        page.goto(f"{live_server.url}/ui/reports/history?employee_number={employee_number}")
+        assert PERIODS[language] in page.locator("table").inner_text()
+
+        # At the pay point: a wrong palm is refused with the reason, the own palm releases.
+        page.click("header button.link")
+        page.wait_for_url("**/ui/login")
+        _sign_in(page, live_server, "cashier")
+        page.wait_for_url("**/ui/counter")
+        page.click("nav a[href$='/ui/paypoint']")
+        page.wait_for_url("**/ui/paypoint")
+        assert page.locator("h1").inner_text() == words["paypoint"]
+        page.fill("#employee_number", employee_number)
+        page.wait_for_selector("#employee dl.facts")
+        page.fill("#scanner", _scanner(UNKNOWN_PALM, session=2))
+        for _attempt in range(3):
+            page.evaluate("document.querySelector('#messages').innerHTML = '';"
+                          "document.querySelector('#employee').innerHTML = ''")
+            page.click("#claim button.primary")
+            page.wait_for_selector("#employee .message.error, #messages .message")
+            if page.locator("#employee .message.error").count():
+                break
+        refusal = page.locator("#employee .message.error").inner_text()
+        assert words["not_released"] in refusal and words["no_match"] in refusal
+        page.screenshot(path=str(screenshots / "14-paypoint-refused.png"), full_page=True)
+        _no_critical_violations(page, "pay point refusal")
+        page.fill("#scanner", _scanner(PALMS[language], session=2))
+        for _attempt in range(3):
+            page.evaluate("document.querySelector('#messages').innerHTML = '';"
+                          "document.querySelector('#employee').innerHTML = ''")
+            page.click("#claim button.primary")
+            page.wait_for_selector("#employee .message, #messages .message")
+            if page.locator("#employee .message.success").count():
+                break
+        assert words["released"] in page.locator("#employee .message.success").inner_text()
+        page.screenshot(path=str(screenshots / "15-paypoint-released.png"), full_page=True)
+        _no_critical_violations(page, "pay point release")
     finally:
         context.close()

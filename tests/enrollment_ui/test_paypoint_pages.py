@@ -38,11 +38,11 @@ class Decision:
 
 def payroll_month(factory: sessionmaker[Session], folder: Path, clock: Any,
                   subjects: list[str | None], period: str = "2026-03") -> list[str]:
-    """Employees linked to ``subjects`` (paid at PAY_POINT), a run approved by a second person
+    """Employees linked to ``subjects`` (paid in cash at PAY_POINT), a run approved by a second person
     and posted: each salary is held. Returns the employee numbers."""
     rows = sample.employee_rows(len(subjects), seed=3, subject_ids=subjects)
-    for row in rows:
-        row["pay_point"] = PAY_POINT
+    for row in rows:  # no bank account: paid at the pay point
+        row.update(pay_point=PAY_POINT, account_scheme="", account_number="")
     with unit_of_work(factory) as session:
         service.add_structure(session, grade="G12", currency="DZD",
                               effective_from=sample.ALGERIA_FROM,

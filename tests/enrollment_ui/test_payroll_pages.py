@@ -58,7 +58,15 @@ def test_a_run_needs_a_second_person_to_approve_it(
     assert client.post(f"{run}/post", headers=approver).status_code == 204
     page = client.get(run).text
     assert "posted" in page and "<progress" in page
+    # The bank file is produced once (it books the bank salaries as transferred), then offered.
+    assert f'href="{run}/bank.csv"' not in page and "Produce the bank file (CSV)" in page
+    assert client.get(f"{run}/bank.csv").status_code == 409
+    produced = client.post(f"{run}/bank-file", data={"file_format": "csv"}, headers=approver)
+    assert produced.status_code == 204, produced.text
+    page = client.get(run).text
     assert f'href="{run}/bank.csv"' in page and f'href="{run}/pain001.xml"' in page
+    assert "Produce the bank file" not in page
+    assert re.search(r"Transferred by the bank file: [1-9]", page)
     client.cookies.clear()
     sign_in(client, "auditor")
     page = client.get(run).text
@@ -106,7 +114,8 @@ def test_the_reports_open_for_payroll_readers(
     assert client.get("/ui/reports/history",
                       params={"employee_number": "NOBODY"}).status_code == 404
     run = client.get("/ui/payroll/runs/1").text
-    assert "Released or transferred: 0" in run and "Still held: 3" in run
+    assert "Released at pay points: 0" in run and "Still held at pay points: 3" in run
+    assert "No employee of this run is paid by bank." in run
     client.cookies.clear()
     sign_in(client, "clerk")
     assert client.get("/ui/reports/never-enrolled").status_code == 403

@@ -47,7 +47,9 @@ from payments.models import Account, AccountKind, Hold, HoldStatus, LedgerTransa
 MAX_AMOUNT = 10**15
 
 SYSTEM_OWNER = "operator"
-FEE_SHARDS = 16
+# With 16, 4 concurrent payments shared a fee row about a third of the time; measured lock waits
+# (pg_stat_activity, 4 threads) halved at 64. Changing it only changes where new fees go.
+FEE_SHARDS = 64
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ batch.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from collections import Counter, defaultdict
@@ -66,6 +67,7 @@ from payroll.structures import (
     ComponentKind,
     EmployeeInputs,
     Liability,
+    PayslipLine,
     Structure,
     compute_payslip,
 )
@@ -297,6 +299,19 @@ def _cached_lines(slip: ComputedPayslip | None, cache: dict[int, str]) -> str:
     return found
 
 
+def _name_loans(slip: ComputedPayslip, references: Sequence[str]) -> ComputedPayslip:
+    """``slip`` with the placeholder loan references ``#i`` replaced by ``references[i]``."""
+
+    def named(line: PayslipLine) -> PayslipLine:
+        if not line.loans:
+            return line
+        return dataclasses.replace(
+            line, loans=tuple((references[int(ref[1:])], amount) for ref, amount in line.loans)
+        )
+
+    return dataclasses.replace(slip, lines=tuple(named(line) for line in slip.lines))
+
+
 def _evaluate(
     employee: Employee,
     structure: Structure | None,
@@ -332,9 +347,12 @@ def _evaluate(
         )
     else:
         variables = {} if employee.base_salary is None else {"base_salary": employee.base_salary}
-        loan_inputs = tuple(LoanInput(x.reference, x.instalment, x.remaining) for x in loans)
         # Same structure and same inputs give the same payslip; grades share bases, so this
-        # saves most of the exact arithmetic on a large payroll.
+        # saves most of the exact arithmetic on a large payroll. Loans enter the key by their
+        # amounts only (computed under placeholder references, named after): every loan has
+        # its own reference, and keying on it recomputed each borrower's payslip.
+        loan_inputs = tuple(LoanInput(f"#{i}", x.instalment, x.remaining)
+                            for i, x in enumerate(loans))  # fmt: skip
         key = (id(structure), employee.base_salary, loan_inputs)
         try:
             slip = cache.get(key)
@@ -342,6 +360,8 @@ def _evaluate(
                 slip = cache[key] = compute_payslip(
                     structure, EmployeeInputs(variables, loan_inputs)
                 )
+            if loans:
+                slip = _name_loans(slip, [x.reference for x in loans])
         except FormulaError as exc:
             add(ProblemKind.FORMULA_ERROR, exc.message)
         if slip is not None and slip.net < 0:
@@ -367,15 +387,19 @@ def compute_run(
     lines_json: dict[int, str] = {}  # by id() of a cached payslip: equal payslips, one JSON
     rows: list[dict[str, Any]] = []
     for employee in employees:
+        own_loans = loans.get(employee.id, ())
         slip, problems = _evaluate(
             employee,
             structures.get(employee.grade),
             run.currency,
-            loans.get(employee.id, ()),
+            own_loans,
             enrolled,
             paid,
             cache,
         )
+        # A borrower's payslip names their loans: its own object, so its own JSON (the JSON
+        # cache is keyed by the identity of the shared cached payslips).
+        lines = _line_json(slip) if slip is not None and own_loans else None
         rows.append(
             {
                 "run_id": run.id,
@@ -384,7 +408,7 @@ def compute_run(
                 "deductions": slip.deductions if slip else 0,
                 "employer_contributions": slip.employer_contributions if slip else 0,
                 "net": slip.net if slip else 0,
-                "lines": _cached_lines(slip, lines_json),
+                "lines": lines if lines is not None else _cached_lines(slip, lines_json),
                 "problems": json.dumps(
                     [{"kind": p.kind.value, "message": p.message} for p in problems],
                     ensure_ascii=False,
@@ -549,8 +573,13 @@ def _gross_to_net_legs(
     owed_total: dict[Liability, int] = defaultdict(int)
     loans: dict[int, list[tuple[str, int]]] = {}
     legs: list[Leg] = []
+    parsed: dict[str, tuple[dict[Liability, int], list[tuple[str, int]]]] = {}
     for slip in payslips:
-        owed, slip_loans = _owed(slip.lines)
+        # Equal payslips share their lines text: parse each text once.
+        found = parsed.get(slip.lines)
+        if found is None:
+            found = parsed[slip.lines] = _owed(slip.lines)
+        owed, slip_loans = found
         for liability, amount in owed.items():
             owed_total[liability] += amount
         loans[slip.employee_id] = slip_loans

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -12,7 +14,8 @@ from payments import ledger
 from payments.models import Account
 from payroll import booking, runs
 from payroll.errors import MakerCheckerViolation, RunStateConflict
-from payroll.models import Employee, Loan, Payment, PaymentStatus, RunStatus
+from payroll.models import Employee, Loan, Payment, PaymentStatus, Payslip, RunStatus
+from payroll.sample import employee_rows
 from payroll.structures import Liability
 
 from .conftest import Office, four_employees
@@ -162,3 +165,37 @@ def test_cancel_reverses_with_new_entries_and_the_month_can_be_paid_again(office
     assert runs.summarize(s, again).posted == 3
     with pytest.raises(RunStateConflict, match="cannot cancel"):
         runs.cancel_run(s, run_id, actor="approver", reason="twice", now=office.now)
+
+
+def test_borrowers_with_equal_loans_each_repay_their_own(office: Office) -> None:
+    """Payslips are shared between employees with equal inputs; each loan line still names the
+    employee's own loans, and posting lowers exactly those."""
+    rows = employee_rows(3, seed=4)
+    for row in rows:
+        row.update(base_salary="45000", loan_instalment="5000", loan_balance="12000")
+    rows[0]["loan_reference"], rows[1]["loan_reference"] = "PRET-A", "PRET-B"
+    rows[2]["loan_reference"] = "PRET-C"
+    office.import_rows(rows)
+    s = office.session
+    third = s.scalars(select(Employee).where(Employee.employee_number == "E000003")).one()
+    s.add(Loan(employee_id=third.id, reference="PRET-D", instalment=dzd("2000"),
+               remaining=dzd("12000")))  # fmt: skip
+    s.commit()
+    run_id = approved_run(office)
+    lines = {
+        number: [line["loans"] for line in json.loads(raw) if line["loans"]]
+        for number, raw in s.execute(
+            select(Employee.employee_number, Payslip.lines)
+            .join(Payslip, Payslip.employee_id == Employee.id)
+            .where(Payslip.run_id == run_id)
+        )
+    }
+    assert lines == {
+        "E000001": [[["PRET-A", dzd("5000")]]],
+        "E000002": [[["PRET-B", dzd("5000")]]],
+        "E000003": [[["PRET-C", dzd("5000")], ["PRET-D", dzd("2000")]]],
+    }
+    post_all(office, run_id)
+    remaining = dict(s.execute(select(Loan.reference, Loan.remaining)).tuples().all())
+    assert remaining == {"PRET-A": dzd("7000"), "PRET-B": dzd("7000"), "PRET-C": dzd("7000"),
+                         "PRET-D": dzd("10000")}  # fmt: skip

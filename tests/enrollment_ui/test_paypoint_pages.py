@@ -155,10 +155,22 @@ def test_a_supervisor_releases_by_hand_after_repeated_refusals(
     app.state.identify_override = lambda session, image, purpose: Decision("no_match", None)
     client.cookies.clear()
     cashier = sign_in(client, "cashier")
-    for count in (1, 2, 3):
+    for count in (1, 2):
         response = claim(client, cashier, number, scanner(43))
         assert response.status_code == 422
         assert f"Refused palm attempts since the last release: {count}." in response.text
+    # An uploaded image goes the same way; a file that is not an image is not an attempt.
+    app.state.identify_override = None
+    junk = client.post("/ui/paypoint/claims", headers=cashier, data={
+        "idempotency_key": str(uuid.uuid4()), "employee_number": number},
+        files={"image": ("palm.png", b"junk", "image/png")})
+    assert junk.status_code == 422 and "cannot be read" in junk.text
+    app.state.identify_override = lambda session, image, purpose: Decision("no_match", None)
+    response = client.post("/ui/paypoint/claims", headers=cashier, data={
+        "idempotency_key": str(uuid.uuid4()), "employee_number": number},
+        files={"image": ("palm.png", b"\x89PNG scripted", "image/png")})
+    assert response.status_code == 422
+    assert "Refused palm attempts since the last release: 3." in response.text
     assert "may now release by hand" in response.text
     assert 'hx-post="/ui/paypoint/manual-releases"' not in response.text  # cashiers cannot
     refused = client.post("/ui/paypoint/manual-releases", headers=cashier, data={

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date
+from typing import Any
 
 from sqlalchemy import and_, func, select, text
 from sqlalchemy.orm import Session
@@ -83,6 +84,26 @@ def employees_for_run(session: Session) -> list[Employee]:
     """Everyone who has not left, in a stable order."""
     return list(
         session.scalars(select(Employee).where(Employee.status != "left").order_by(Employee.id))
+    )
+
+
+def employee_facts_for_run(session: Session) -> list[Any]:
+    """What computing a run reads of everyone who has not left, as plain rows (attribute access
+    like :class:`Employee`; no ORM identity map of a whole payroll), in a stable order."""
+    return list(
+        session.execute(
+            select(
+                Employee.id,
+                Employee.employee_number,
+                Employee.status,
+                Employee.account_number,
+                Employee.subject_id,
+                Employee.grade,
+                Employee.base_salary,
+            )
+            .where(Employee.status != "left")
+            .order_by(Employee.id)
+        ).all()
     )
 
 

@@ -378,7 +378,7 @@ def compute_run(
     run = _locked(session, run_id)
     _expect(run, "compute", RunStatus.OPEN, RunStatus.COMPUTED)
     structures = service.structures_in_force(session, period_start(run.period))
-    employees = repository.employees_for_run(session)
+    employees = repository.employee_facts_for_run(session)
     loans = repository.loans_by_employee(session)
     enrolled = repository.enrolled_subject_ids(session)
     paid = repository.live_payment_employee_ids(session, run.period, excluding_run=run.id)

@@ -24,7 +24,8 @@ Measurements (all in the same run)
   (:meth:`PalmIndex.search_exhaustive`, every template compared with
   :func:`biometric.compare_many`), on as many probes as the exhaustive budget allows; and the
   fraction whose index top-1 is the true palm, on all probes;
-* baselines: the same two-stage search by brute force in NumPy (XOR + popcount of every probe
+* baselines: the same index without its coarse stage (full codes scanned in FAISS); the same
+  shortlist search by brute force in NumPy (XOR + popcount of every probe
   variant against all codes, ``argpartition``, same re-ranking), and the exhaustive exact search
   itself;
 * the memory-bandwidth floor: the time to read the bytes the first stage scans (N codes),
@@ -49,7 +50,7 @@ import biometric
 from matcher.calibration import shipped
 from matcher.codes import BLOCK, probe_codes, shortlist_codes
 from matcher.decision import DecisionPolicy, decide
-from matcher.index import DEFAULT_SHORTLIST, Geometry, PalmIndex
+from matcher.index import DEFAULT_COARSE, DEFAULT_SHORTLIST, Geometry, PalmIndex
 
 Progress = Callable[[str, int, int], None]
 """Progress callback: (stage, done, total)."""
@@ -68,6 +69,7 @@ class BenchConfig:
     shortlist: int = DEFAULT_SHORTLIST
     shards: int = 2
     block: int = BLOCK
+    coarse: int = DEFAULT_COARSE
     flip: float = 0.01
     repeats: int = 3
     exact_budget_s: float = 120.0
@@ -84,6 +86,8 @@ class BenchResult:
     build_s: float = 0.0
     memory: dict[str, int] = field(default_factory=dict)
     latency_ms: dict[str, float] = field(default_factory=dict)
+    one_stage_ms: dict[str, float] = field(default_factory=dict)
+    one_stage_true_top1: dict[str, int] = field(default_factory=dict)
     numpy_shortlist_ms: dict[str, float] = field(default_factory=dict)
     exhaustive_ms: dict[str, float] = field(default_factory=dict)
     bandwidth_gbps: dict[str, float] = field(default_factory=dict)
@@ -249,7 +253,8 @@ def run(config: BenchConfig, progress: Progress | None = None) -> BenchResult:
         if progress:
             progress("background templates", at - len(real), n_background)
 
-    index = PalmIndex(shortlist=config.shortlist, shards=config.shards, block=config.block)
+    index = PalmIndex(shortlist=config.shortlist, shards=config.shards, block=config.block,
+                      coarse=config.coarse)
     # Shuffle the insertion order so the real palms are not all in the first slots.
     order = rng.permutation(config.gallery)
     build = 0.0
@@ -265,7 +270,7 @@ def run(config: BenchConfig, progress: Progress | None = None) -> BenchResult:
     result.real_subjects = len(enrolment)
     result.probes = len(probes)
     result.memory = index.memory_bytes()
-    result.code_bytes = result.memory["codes"] // max(len(index), 1) - 16
+    result.code_bytes = index.scanned_code_bytes
 
     # Latency of the index, warm.
     probe_items = list(probes.items())
@@ -284,6 +289,29 @@ def run(config: BenchConfig, progress: Progress | None = None) -> BenchResult:
     result.latency_ms = _percentiles(times)
     hits = sum(top1[s] == s for s in probes)
     result.true_subject_top1 = {"hits": hits, "probes": len(probes), "rate": hits / len(probes)}
+
+    # Baseline 0: the same index without the coarse stage (full codes in FAISS).
+    if config.coarse > 0:
+        one_stage = PalmIndex(shortlist=config.shortlist, shards=config.shards,
+                              block=config.block, coarse=0)
+        for start in range(0, config.gallery, _CHUNK):
+            sel = order[start:start + _CHUNK]
+            one_stage.add_many([subjects[i] for i in sel], all_planes[sel], all_mask[sel],
+                               geometry)
+        one_stage.search(probe_items[0][1])
+        one_times: list[float] = []
+        one_hits = 0
+        for j, (subject, probe) in enumerate(probe_items):
+            t0 = time.perf_counter()
+            found = one_stage.search(probe, k=5)
+            one_times.append(time.perf_counter() - t0)
+            one_hits += found[0].subject_id == subject
+            if progress:
+                progress("one-stage index latency", j + 1, len(probe_items))
+        one_stage.close()
+        del one_stage
+        result.one_stage_ms = _percentiles(one_times)
+        result.one_stage_true_top1 = {"hits": one_hits, "probes": len(probes)}
 
     # Baseline 1: the same two-stage search by brute force in NumPy.
     codes = shortlist_codes(all_planes, all_mask, geometry.cols, config.block)

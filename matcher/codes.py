@@ -37,6 +37,14 @@ BLOCK = 2
 #: shortlist (estimated at a million impostors) from 7 of 318 to 0 (simulated) and from 9 to 3
 #: of 1,755 (PolyU NIR; the 3 are missed by exhaustive comparison too).
 PROBE_SHIFTS: tuple[tuple[int, int], ...] = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
+#: Bit planes kept in the coarse first-stage code: the middle thermometer bit of each filter
+#: scale's orientation code (planes 1 and 4 of 6). With 2-cell blocks that is 512 bits (64 bytes),
+#: a third of the full code and a size FAISS scans with a specialised popcount loop. Measured on
+#: simulated cross-session probes among 100,000 background templates (99 probes): the true palm's
+#: rank under this code was at most 383 (median 0), against 739 for planes 0 and 3 (also 64 bytes),
+#: 1,006 and 870 for one whole scale (96 bytes), 8,237 for 4-cell blocks (48 bytes), and 2 for the
+#: full code.
+COARSE_PLANES: tuple[int, ...] = (1, 4)
 #: Chunk of templates coded at once (bounds temporary memory when coding a million templates).
 _CHUNK = 16384
 
@@ -147,3 +155,16 @@ def shortlist_code(template: biometric.Template, block: int = BLOCK) -> npt.NDAr
         template.planes[None], template.mask[None], template.cols, block
     )[0]
     return code
+
+
+def coarse_codes(
+    codes: npt.NDArray[np.uint8], n_planes: int, planes: tuple[int, ...] = COARSE_PLANES
+) -> npt.NDArray[np.uint8]:
+    """The coarse first-stage codes kept from full shortlist codes (G, B): per block, only the
+    bits of ``planes`` (see :data:`COARSE_PLANES`). Returns (G, B') uint8, packed like
+    :func:`shortlist_codes`."""
+    g = codes.shape[0]
+    bits = np.unpackbits(codes, axis=1)
+    n_blocks = bits.shape[1] // n_planes
+    kept = bits[:, : n_blocks * n_planes].reshape(g, n_blocks, n_planes)[:, :, list(planes)]
+    return np.packbits(kept.reshape(g, -1), axis=1)

@@ -6,9 +6,13 @@ templates with :func:`biometric.compare_many`. A subject's score is its best tem
 
 Design notes
 ------------
-* Flat (exhaustive) binary indexes: their result is exact for the code, they support removal,
-  and at 192 bytes a code a million templates take 192 MB. (Binary HNSW cannot remove entries;
-  IVF trades recall for speed this index does not need.)
+* Flat (exhaustive) binary indexes: their result is exact for the code and they support
+  removal. (Binary HNSW cannot remove entries.)
+* Two code stages. Scanning the full 192-byte code of every template costs more than the
+  memory bandwidth allows for a 10 ms search at a million templates (192 MB per query), so FAISS
+  holds a 64-byte coarse code (:func:`matcher.codes.coarse_codes`) and keeps ``coarse``
+  candidates per probe variant and shard; their full codes, kept in a NumPy array, pick the
+  ``shortlist``. ``coarse=0`` puts the full codes in FAISS (one stage).
 * The gallery is split into ``shards`` flat indexes searched in parallel threads, because faiss
   parallelises a flat binary search over queries, not over the database: one query would use
   one core. Each thread runs faiss with one OpenMP thread (see :mod:`matcher._faiss`).
@@ -31,12 +35,22 @@ import numpy.typing as npt
 
 import biometric
 from matcher._faiss import faiss, single_threaded
-from matcher.codes import BLOCK, PROBE_SHIFTS, code_bits, probe_codes, shortlist_codes
+from matcher.codes import (
+    BLOCK,
+    COARSE_PLANES,
+    PROBE_SHIFTS,
+    coarse_codes,
+    code_bits,
+    probe_codes,
+    shortlist_codes,
+)
 from matcher.errors import AlgorithmMismatchError
 from matcher.rwlock import ReadWriteLock
 
 #: Templates re-ranked exactly per search (before grouping by subject).
 DEFAULT_SHORTLIST = 32
+#: Coarse-stage candidates per probe variant and shard (0: one stage, full codes in FAISS).
+DEFAULT_COARSE = 256
 #: Subjects (of the nearest codes) whose every template is re-ranked, not only the shortlisted.
 EXPAND_SUBJECTS = 8
 #: Templates compared per call when searching exhaustively (bounds temporary memory).
@@ -94,6 +108,10 @@ class PalmIndex:
         Block side of the shortlist code in cells (:mod:`matcher.codes`): 2 (default) gives
         192-byte codes; 4 gives 48-byte codes, four times faster to scan but far worse at
         ranking weak genuine pairs.
+    coarse : int
+        Candidates kept per probe variant and shard by the coarse first stage, whose full codes
+        then choose the shortlist; 0 scans the full codes in FAISS (one stage). Ignored (one
+        stage) for templates with too few bit planes for :data:`matcher.codes.COARSE_PLANES`.
 
     Examples
     --------
@@ -111,6 +129,7 @@ class PalmIndex:
         algorithm: str | None = None,
         probe_shifts: tuple[tuple[int, int], ...] = PROBE_SHIFTS,
         block: int = BLOCK,
+        coarse: int = DEFAULT_COARSE,
     ) -> None:
         if shortlist < 1:
             raise ValueError(f"shortlist must be at least 1, got {shortlist}")
@@ -119,6 +138,11 @@ class PalmIndex:
         self.shortlist = shortlist
         self.probe_shifts = probe_shifts
         self.block = block
+        if coarse < 0:
+            raise ValueError(f"coarse must be 0 or more, got {coarse}")
+        self.coarse = coarse
+        self._two_stage = False
+        self._codes: npt.NDArray[np.uint8] = np.zeros((0, 0), dtype=np.uint8)
         self.algorithm = algorithm or biometric.ALGORITHM
         self._n_shards = shards
         self._lock = ReadWriteLock()
@@ -162,13 +186,21 @@ class PalmIndex:
         with self._lock.read():
             return list(self._slots_of)
 
+    @property
+    def scanned_code_bytes(self) -> int:
+        """Bytes of code FAISS scans per template and probe variant (0 before the first add)."""
+        with self._lock.read():
+            return 0 if self._geometry is None else self._faiss_code_size()
+
     def memory_bytes(self) -> dict[str, int]:
         """Bytes held: ``codes`` (FAISS codes and ids) and ``templates`` (re-ranking arrays)."""
         with self._lock.read():
             n = len(self._slot_of_key)
-            code_bytes = 0 if self._geometry is None else self._code_size() * n
+            code_bytes = 0 if self._geometry is None else self._faiss_code_size() * n
+            full_codes = self._codes.shape[1] * n if self._two_stage else 0
             return {
-                "codes": code_bytes + 16 * n,  # id array and reverse map of IndexBinaryIDMap2
+                # FAISS codes, their id array and reverse map, and the full codes of stage two.
+                "codes": code_bytes + 16 * n + full_codes,
                 "templates": int(self._planes.nbytes + self._mask.nbytes + self._key_of.nbytes),
             }
 
@@ -226,6 +258,9 @@ class PalmIndex:
                 if taken:
                     raise ValueError(f"template keys already in the index: {taken[:5]}")
             slots = self._allocate(g)
+            if self._two_stage:
+                self._codes[slots, : codes.shape[1]] = codes
+                codes = coarse_codes(codes, geometry.planes)
             self._planes[slots] = planes
             self._mask[slots] = mask
             self._key_of[slots] = new_keys
@@ -299,7 +334,7 @@ class PalmIndex:
                 return []
             assert self._geometry is not None
             n = min(shortlist or self.shortlist, len(self._slot_of_key))
-            slots = self._nearest_codes(code, n)
+            slots = self._shortlist(code, n)
             slots = self._with_sibling_templates(slots)
             subjects = [self._subject_of[s] for s in slots.tolist()]
             planes, mask = self._planes[slots], self._mask[slots]
@@ -365,9 +400,11 @@ class PalmIndex:
                 f"the index's {current.planes}x{current.rows}x{current.cols}"
             )
 
-    def _code_size(self) -> int:
+    def _faiss_code_size(self) -> int:
         assert self._geometry is not None
         g = self._geometry
+        if self._two_stage:
+            return code_bits(len(COARSE_PLANES), g.rows, g.cols, self.block) // 8
         return code_bits(g.planes, g.rows, g.cols, self.block) // 8
 
     def _ensure_geometry(self, geometry: Geometry) -> None:
@@ -376,10 +413,15 @@ class PalmIndex:
             self._check_geometry(geometry)
             return
         self._geometry = geometry
-        d = code_bits(geometry.planes, geometry.rows, geometry.cols, self.block)
-        self._shards = [
-            faiss.IndexBinaryIDMap2(faiss.IndexBinaryFlat(d)) for _ in range(self._n_shards)
-        ]
+        self._two_stage = self.coarse > 0 and geometry.planes > max(COARSE_PLANES)
+        full = code_bits(geometry.planes, geometry.rows, geometry.cols, self.block) // 8
+        self._codes = np.zeros((0, full + (-full) % 8), dtype=np.uint8)
+        self._shards = []
+        for _ in range(self._n_shards):
+            flat = faiss.IndexBinaryFlat(8 * self._faiss_code_size())
+            # Counting sort instead of a heap: far cheaper when thousands of candidates are kept.
+            flat.use_heap = not self._two_stage  # type: ignore[attr-defined]
+            self._shards.append(faiss.IndexBinaryIDMap2(flat))
         self._planes = np.zeros((0, geometry.planes, geometry.rows), dtype=np.uint32)
         self._mask = np.zeros((0, geometry.rows), dtype=np.uint32)
 
@@ -395,6 +437,8 @@ class PalmIndex:
                 self._planes = _grow(self._planes, cap)
                 self._mask = _grow(self._mask, cap)
                 self._key_of = _grow(self._key_of, cap)
+                if self._two_stage:
+                    self._codes = _grow(self._codes, cap)
             self._subject_of.extend([None] * fresh)
         return np.array(reused + list(range(start, start + fresh)), dtype=np.int64)
 
@@ -434,9 +478,31 @@ class PalmIndex:
             return slots
         return np.concatenate([slots, np.array(extra, dtype=np.int64)])
 
-    def _nearest_codes(self, code: npt.NDArray[np.uint8], n: int) -> npt.NDArray[np.int64]:
-        """Under the read lock: slots of the ``n`` codes nearest to any of the probe codes
-        ``code`` (Q, B)."""
+    def _shortlist(self, code: npt.NDArray[np.uint8], n: int) -> npt.NDArray[np.int64]:
+        """Under the read lock: slots of the ``n`` templates whose full codes are nearest to any
+        of the probe's full codes ``code`` (Q, B)."""
+        if not self._two_stage:
+            ids, dist = self._nearest_codes(code, n)
+            return ids[np.lexsort((ids, dist))[:n]]
+        assert self._geometry is not None
+        candidates, _ = self._nearest_codes(coarse_codes(code, self._geometry.planes),
+                                            self.coarse)
+        width = self._codes.shape[1]
+        words = self._codes[candidates].view(np.uint64)
+        probe = np.zeros((len(code), width), dtype=np.uint8)
+        probe[:, : code.shape[1]] = code
+        probe_words = probe.view(np.uint64)
+        dist = np.bitwise_count(words ^ probe_words[0]).sum(axis=1, dtype=np.int32)
+        for variant in probe_words[1:]:
+            np.minimum(dist, np.bitwise_count(words ^ variant).sum(axis=1, dtype=np.int32),
+                       out=dist)
+        return candidates[np.lexsort((candidates, dist))[:n]]
+
+    def _nearest_codes(
+        self, code: npt.NDArray[np.uint8], n: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int32]]:
+        """Under the read lock: the slots among the ``n`` nearest FAISS codes of each shard to
+        any of ``code`` (Q, B'), each once at its smallest distance, and those distances."""
         def one(shard: object) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.int64]]:
             ntotal = int(shard.ntotal)  # type: ignore[attr-defined]
             if ntotal == 0:
@@ -458,9 +524,7 @@ class PalmIndex:
         ids, dist = ids[order], dist[order]
         first = np.ones(len(ids), dtype=bool)
         first[1:] = ids[1:] != ids[:-1]
-        ids, dist = ids[first], dist[first]
-        order = np.lexsort((ids, dist))[:n]
-        return ids[order]
+        return ids[first], dist[first]
 
 
 _Item = TypeVar("_Item", bound=np.generic)

@@ -47,15 +47,22 @@ def result_table(r: dict[str, Any]) -> Table:
     mem = r["memory"]
     table.add_row(
         "Index memory",
-        f"codes {_mib(mem['codes'])} ({r['code_bytes']} B/template) + "
+        f"codes {_mib(mem['codes'])} ({r['code_bytes']} B scanned per template) + "
         f"templates for re-ranking {_mib(mem['templates'])}",
     )
     lat = r["latency_ms"]
     table.add_row(
         f"Identify latency ({cfg['shards']} shards, 5 probe variants, {cfg['block']}-cell "
-        f"blocks, shortlist {cfg['shortlist']})",
+        f"blocks, coarse {cfg['coarse']}, shortlist {cfg['shortlist']})",
         f"p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms ({int(lat['n'])} searches)",
     )
+    one = r["one_stage_ms"]
+    if one:
+        table.add_row(
+            "Same index without the coarse stage (full codes in FAISS)",
+            f"p50 {one['p50']:.2f} ms, p99 {one['p99']:.2f} ms ({int(one['n'])} searches; "
+            f"true palm {r['one_stage_true_top1']['hits']}/{r['one_stage_true_top1']['probes']})",
+        )
     npl = r["numpy_shortlist_ms"]
     table.add_row(
         "NumPy brute-force two-stage baseline",
@@ -125,6 +132,13 @@ def identify_command(
             min=1, max=8, help="Shortlist code block side in cells (2: 192-byte, 4: 48-byte codes)."
         ),
     ] = 2,
+    coarse: Annotated[
+        int,
+        typer.Option(
+            min=0,
+            help="Coarse-stage candidates per probe variant and shard (0: one stage, full codes).",
+        ),
+    ] = 256,
     flip: Annotated[
         float,
         typer.Option(
@@ -160,6 +174,7 @@ def identify_command(
         shortlist=shortlist,
         shards=shards,
         block=block,
+        coarse=coarse,
         flip=flip,
         repeats=repeats,
         exact_budget_s=exact_budget,

@@ -11,7 +11,9 @@ from hypothesis import strategies as st
 import biometric
 from matcher.codes import (
     BLOCK,
+    COARSE_PLANES,
     PROBE_SHIFTS,
+    coarse_codes,
     code_bits,
     probe_codes,
     shifted,
@@ -58,6 +60,18 @@ def test_codes_equal_the_per_cell_definition(seed: int, cols: int, mask_density:
     assert codes.shape == (g, code_bits(6, 32, cols) // 8)
     ref = _reference(planes, mask, cols)
     assert np.array_equal(codes[:, : ref.shape[1]], ref)
+
+
+@settings(max_examples=25, deadline=None)
+@given(seed=st.integers(0, 2**31))
+def test_coarse_code_is_the_full_code_cut_to_its_planes(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    planes = rng.integers(0, 2**32, (4, 6, 32), dtype=np.uint32)
+    mask = rng.integers(0, 2**32, (4, 32), dtype=np.uint32)
+    kept = _reference(planes[:, list(COARSE_PLANES)], mask, 32)
+    coarse = coarse_codes(shortlist_codes(planes, mask, 32), 6)
+    assert coarse.shape == (4, code_bits(len(COARSE_PLANES), 32, 32) // 8) == kept.shape
+    assert np.array_equal(coarse, kept)
 
 
 @settings(max_examples=25, deadline=None)

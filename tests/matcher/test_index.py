@@ -107,6 +107,22 @@ def test_sharding_does_not_change_results(palms: Palms) -> None:
             probe, k=5, shortlist=everything)
 
 
+def test_coarse_stage_keeps_what_exhaustive_comparison_finds(palms: Palms) -> None:
+    # One coarse candidate per probe variant and shard: the coarse codes really choose.
+    two_stage = enrolled(palms, shortlist=4, coarse=1)
+    assert len(two_stage) > 2 * 5 * 1 * 2
+    for probe in palms.probes.values():
+        assert two_stage.search(probe, k=1) == two_stage.search_exhaustive(probe, k=1)
+
+
+def test_a_coarse_stage_wider_than_the_gallery_changes_nothing(palms: Palms) -> None:
+    one_stage, two_stage = enrolled(palms, coarse=0), enrolled(palms, coarse=10_000)
+    assert one_stage.scanned_code_bytes == 192
+    assert two_stage.scanned_code_bytes == 64
+    for probe in palms.probes.values():
+        assert one_stage.search(probe, k=5) == two_stage.search(probe, k=5)
+
+
 def test_empty_index_finds_nothing(palms: Palms) -> None:
     assert PalmIndex().search(next(iter(palms.probes.values()))) == []
 

@@ -266,6 +266,7 @@ def payments_command(
 
     console = Console(stderr=True)
     with scratch_database(server) as url:
+        scratch = make_url(url).database
         engine = create_engine(url, pool_size=workers + 2, max_overflow=workers)
         try:
             console.print(f"[dim]scratch database {make_url(url).database}: migrating[/]")
@@ -294,6 +295,7 @@ def payments_command(
         for t in timings
     ]
     result = {
+        "scratch_database": scratch,
         "workers": workers,
         "cpus": os.cpu_count(),
         "load_average": list(os.getloadavg()),

@@ -13,7 +13,7 @@ from palmvein.cli.errors import CliError
 from palmvein.cli.exit_codes import ExitCode
 from palmvein.core.db import utcnow
 from palmvein.core.security.roles import Role, parse_roles
-from palmvein.core.security.users import create_user, list_users
+from palmvein.core.security.users import LANGUAGE_CODES, create_user, list_users
 
 users_app = typer.Typer(help="Staff user accounts.", no_args_is_help=True)
 _ROLE_NAMES = ", ".join(r.value for r in Role)
@@ -48,6 +48,14 @@ def create(
     password_stdin: Annotated[
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--language",
+            help=f"Language of the pages for this user: {', '.join(LANGUAGE_CODES)} "
+            "(default: the browser's).",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False,
 ) -> None:
     """Create a staff user with one or more roles (the password is asked for, never an argument)."""
@@ -61,6 +69,12 @@ def create(
         raise CliError(
             "at least one --role is needed", hint=f"roles: {_ROLE_NAMES}", code=ExitCode.INVALID
         )
+    if language is not None and language not in LANGUAGE_CODES:
+        raise CliError(
+            f"unknown language {language!r}",
+            hint=f"use --language with one of {', '.join(LANGUAGE_CODES)}",
+            code=ExitCode.INVALID,
+        )
     password = _read_password(password_stdin)
     settings = load_settings()
     with database(settings) as engine, transaction(engine) as session:
@@ -72,11 +86,13 @@ def create(
             roles=roles,
             actor="cli",
             now=utcnow(),
+            language=language,
         )
         result: dict[str, Any] = {
             "id": user.id,
             "username": user.username,
             "roles": sorted(r.value for r in user.roles),
+            "language": user.language,
         }
     if as_json:
         print_json(result)

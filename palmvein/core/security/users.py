@@ -32,10 +32,16 @@ from palmvein.core.security.throttle import (
 
 USERNAME_PATTERN = re.compile(r"^[a-z0-9][a-z0-9._-]{1,62}$")
 _ROLE_NAMES = ", ".join(f"'{r.value}'" for r in Role)
+#: The languages a staff user may prefer (the pages' languages; a test keeps the two equal).
+LANGUAGE_CODES: tuple[str, ...] = ("ar", "en", "fr")
+_LANGUAGE_NAMES = ", ".join(f"'{code}'" for code in LANGUAGE_CODES)
 
 
 class StaffUser(Base):
     __tablename__ = "staff_users"
+    __table_args__ = (
+        CheckConstraint(f"language IN ({_LANGUAGE_NAMES})", name="known_language"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     username: Mapped[str] = mapped_column(String(63), unique=True)
@@ -43,6 +49,8 @@ class StaffUser(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     is_active: Mapped[bool] = mapped_column(Boolean(), default=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    #: The pages' language this user chose; None: the browser's choice (cookie, Accept-Language).
+    language: Mapped[str | None] = mapped_column(String(8), default=None)
     role_rows: Mapped[list[StaffUserRole]] = relationship(
         back_populates="user", cascade="all, delete-orphan", lazy="selectin"
     )
@@ -67,6 +75,15 @@ def normalise_username(username: str) -> str:
     return username.strip().lower()
 
 
+def check_language(code: str) -> str:
+    """``code`` if it is a known language code, else ValidationFailed naming the known ones."""
+    if code not in LANGUAGE_CODES:
+        raise ValidationFailed(
+            f"unknown language {code!r}: choose one of {', '.join(LANGUAGE_CODES)}"
+        )
+    return code
+
+
 def create_user(
     session: Session,
     *,
@@ -76,6 +93,7 @@ def create_user(
     roles: frozenset[Role],
     actor: str,
     now: datetime,
+    language: str | None = None,
 ) -> StaffUser:
     name = normalise_username(username)
     if not USERNAME_PATTERN.match(name):
@@ -86,6 +104,8 @@ def create_user(
     if not full_name.strip():
         raise ValidationFailed("full name must not be empty")
     check_password_policy(password)
+    if language is not None:
+        check_language(language)
     if session.scalar(select(StaffUser.id).where(StaffUser.username == name)) is not None:
         raise Conflict(f"a staff user named {name!r} already exists")
     user = StaffUser(
@@ -94,6 +114,7 @@ def create_user(
         password_hash=hash_password(password),
         is_active=True,
         created_at=now,
+        language=language,
         role_rows=[StaffUserRole(role=role.value) for role in sorted(roles)],
     )
     session.add(user)
@@ -121,6 +142,14 @@ def find_user(session: Session, username: str) -> StaffUser | None:
     return session.scalar(
         select(StaffUser).where(StaffUser.username == normalise_username(username))
     )
+
+
+def set_language(session: Session, user_id: int, code: str | None) -> StaffUser:
+    """Store the user's preferred language (``None``: follow the browser again)."""
+    user = get_user(session, user_id)
+    user.language = None if code is None else check_language(code)
+    session.flush()
+    return user
 
 
 def list_users(session: Session) -> list[StaffUser]:

@@ -91,7 +91,9 @@ def test_users_create_and_list(migrated: str, cli: Cli) -> None:
         stdin=PASSWORD + "\n",
     )
     assert code == ExitCode.OK, err
-    assert json.loads(out) == {"id": 1, "username": "amina", "roles": ["admin", "auditor"]}
+    assert json.loads(out) == {
+        "id": 1, "username": "amina", "roles": ["admin", "auditor"], "language": None
+    }
     assert PASSWORD not in out + err
     code, out, _ = cli("users", "list", "--json")
     [row] = json.loads(out)
@@ -117,6 +119,20 @@ def test_users_create_errors_have_codes_and_hints(migrated: str, cli: Cli) -> No
     assert code == ExitCode.INVALID and "at least 12 characters" in err
     code, _, err = cli("users", "create", "omar", "--role", "admin", stdin="")
     assert code == ExitCode.USAGE and "--password-stdin" in err
+    code, _, err = cli(
+        "users", "create", "omar", "--role", "admin", "--language", "de", "--password-stdin",
+        stdin=PASSWORD,
+    )
+    assert code == ExitCode.INVALID and "unknown language 'de'" in err and "ar, en, fr" in err
+
+
+def test_users_create_with_a_language(migrated: str, cli: Cli) -> None:
+    code, out, err = cli(
+        "users", "create", "karima", "--role", "merchant_cashier", "--language", "ar",
+        "--password-stdin", "--json", stdin=PASSWORD,
+    )
+    assert code == ExitCode.OK, err
+    assert json.loads(out)["language"] == "ar"
 
 
 def test_audit_verify_reports_intact_then_names_the_edited_row(

@@ -139,3 +139,28 @@ def test_old_attempts_can_be_pruned(db: Session, clock) -> None:
     authenticate(db, "ghost", "guess", policy=POLICY, now=clock())
     clock.advance(days=2)
     assert prune_attempts(db, older_than=clock() - timedelta(days=1)) == 1
+
+
+def test_a_language_is_stored_checked_and_cleared(db: Session, clerk: int, clock) -> None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from palmvein.core.security.users import set_language
+
+    assert get_user(db, clerk).language is None
+    assert set_language(db, clerk, "ar").language == "ar"
+    with pytest.raises(ValidationFailed, match="unknown language 'de': choose one of ar, en, fr"):
+        set_language(db, clerk, "de")
+    assert get_user(db, clerk).language == "ar"
+    assert set_language(db, clerk, None).language is None
+    with pytest.raises(ValidationFailed, match="unknown language 'xx'"):
+        create_user(db, username="nadia", full_name="Nadia", password=PASSWORD,
+                    roles=frozenset({Role.AUDITOR}), actor="test", now=clock(), language="xx")
+    user = create_user(db, username="nadia", full_name="Nadia", password=PASSWORD,
+                       roles=frozenset({Role.AUDITOR}), actor="test", now=clock(), language="fr")
+    assert user.language == "fr"
+    db.commit()
+    # The database refuses an unknown code written behind the service's back.
+    with pytest.raises(IntegrityError):
+        db.execute(text("UPDATE staff_users SET language = 'de' WHERE id = :id"), {"id": user.id})
+    db.rollback()

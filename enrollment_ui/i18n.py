@@ -5,8 +5,10 @@ first needed (Babel reads the ``.po`` and writes a ``.mo`` into a buffer), so a 
 without a compile step and no generated file is kept in the repository. English is the source
 language: its messages are the msgids themselves.
 
-The language is chosen per browser with the ``palmvein_lang`` cookie (set from the language
-switcher), else from ``Accept-Language``, else English. Dates and money are formatted by Babel for
+The language is read from the ``palmvein_lang`` cookie, else ``Accept-Language``, else English.
+The cookie follows the signed-in user: choosing a language while signed in stores it on the
+account (``staff_users.language``) and signing in sets the cookie to the account's language, so
+it is per user, not per shared PC (see :mod:`enrollment_ui.pages_auth`). Dates and money are formatted by Babel for
 the chosen locale; Arabic uses Latin digits (``ar`` in CLDR, not ``ar_SA``), as most Maghreb
 readers expect.
 """

@@ -1,4 +1,11 @@
-"""Sign-in, sign-out, language choice, the home redirect and the static files."""
+"""Sign-in, sign-out, language choice, the home redirect and the static files.
+
+The language is the signed-in user's own preference: choosing one while signed in stores it on
+the account (and in the browser's cookie, for the sign-in page), and signing in puts the
+account's language into the cookie, so the next person on a shared pay-point or counter PC gets
+their own language, and a user's choice follows them to another PC. A user without a stored
+language keeps the browser's (cookie, else Accept-Language).
+"""
 
 # No ``from __future__ import annotations``: FastAPI must see the dependency types.
 
@@ -21,6 +28,7 @@ from enrollment_ui.web import (
     render,
 )
 from palmvein.core.errors import NotFound
+from palmvein.core.security.users import find_user, set_language
 
 STATIC_DIR = Path(__file__).parent / "static"
 _STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".txt": "text/plain",
@@ -36,6 +44,10 @@ def _local(path: str | None, default: str) -> str:
     if parts.scheme or parts.netloc or not path.startswith(PREFIX + "/"):
         return default
     return path
+
+
+def _remember(response: Response, code: str) -> None:
+    response.set_cookie(LANGUAGE_COOKIE, code, max_age=_YEAR, samesite="lax")
 
 
 def add_routes(router: APIRouter, db_session: Any, public: Any, any_staff: Any,
@@ -64,6 +76,9 @@ def add_routes(router: APIRouter, db_session: Any, public: Any, any_staff: Any,
               next: Annotated[str, Form(max_length=500)] = "") -> Response:
         response = Response(status_code=204)
         roles = sessions.sign_in(request, response, session, username, password)
+        user = find_user(session, username)
+        if user is not None and user.language in LANGUAGES:
+            _remember(response, user.language)
         target = _local(next, home_path(roles, username, pages_config(request)))
         if is_htmx(request):
             response.headers["HX-Redirect"] = target
@@ -80,11 +95,23 @@ def add_routes(router: APIRouter, db_session: Any, public: Any, any_staff: Any,
 
     @router.get(f"{PREFIX}/language/{{code}}", dependencies=[public])
     def choose_language(code: str, next: str | None = None) -> Response:
-        """Remember the language in a cookie (per browser, a year) and go back."""
+        """Before signing in (or without JavaScript): remember the language in this browser's
+        cookie (a year) and go back."""
         if code not in LANGUAGES:
             raise NotFound(f"no language {code!r}; choose one of {', '.join(LANGUAGES)}")
         response = RedirectResponse(_local(next, f"{PREFIX}/"), status_code=303)
-        response.set_cookie(LANGUAGE_COOKIE, code, max_age=_YEAR, samesite="lax")
+        _remember(response, code)
+        return response
+
+    @router.post(f"{PREFIX}/language/{{code}}")
+    def choose_my_language(request: Request, session: db_session, code: str,
+                           principal: Annotated[Any, any_staff],
+                           next: str | None = None) -> Response:
+        """Signed in (the switcher posts through htmx, with the CSRF header): store the
+        language on the account and in the cookie, and go back."""
+        set_language(session, principal.user_id, code)  # an unknown code: ValidationFailed
+        response = go_to(request, _local(next, f"{PREFIX}/"))
+        _remember(response, code)
         return response
 
     @router.get(f"{PREFIX}/static/{{name}}", dependencies=[public])

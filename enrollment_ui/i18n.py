@@ -7,8 +7,9 @@ language: its messages are the msgids themselves.
 
 The language is read from the ``palmvein_lang`` cookie, else ``Accept-Language``, else English.
 The cookie follows the signed-in user: choosing a language while signed in stores it on the
-account (``staff_users.language``) and signing in sets the cookie to the account's language, so
-it is per user, not per shared PC (see :mod:`enrollment_ui.pages_auth`). Dates and money are formatted by Babel for
+account (``staff_users.language``) and every browser sign-in (the pages' form or the API's
+``POST /auth/session``) sets the cookie to the account's language, so it is per user, not per
+shared PC (see :mod:`enrollment_ui.pages_auth`). Dates and money are formatted by Babel for
 the chosen locale; Arabic uses Latin digits (``ar`` in CLDR, not ``ar_SA``), as most Maghreb
 readers expect.
 """
@@ -23,6 +24,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from babel import Locale
@@ -34,6 +36,9 @@ from babel.support import NullTranslations, Translations
 
 from palmvein.core.money import Money, currency_exponent
 
+if TYPE_CHECKING:
+    from starlette.responses import Response
+
 # Language.datetime shadows the type inside the class body.
 _Moment = datetime
 
@@ -42,6 +47,16 @@ LANGUAGES: dict[str, str] = {"ar": "العربية", "fr": "Français", "en": "E
 RTL_LANGUAGES = frozenset({"ar"})
 DEFAULT_LANGUAGE = "en"
 LANGUAGE_COOKIE = "palmvein_lang"
+_LANGUAGE_COOKIE_SECONDS = 365 * 24 * 3600
+
+
+def remember_language(response: Response, code: str) -> None:
+    """Set the language cookie on ``response`` (a year; readable, not a secret).
+
+    The one place the cookie is written: the language switcher, and every browser sign-in (the
+    pages' form and ``POST /auth/session`` alike) for an account with a stored language.
+    """
+    response.set_cookie(LANGUAGE_COOKIE, code, max_age=_LANGUAGE_COOKIE_SECONDS, samesite="lax")
 
 
 def N_(message: str) -> str:

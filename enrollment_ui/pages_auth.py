@@ -2,7 +2,8 @@
 
 The language is the signed-in user's own preference: choosing one while signed in stores it on
 the account (and in the browser's cookie, for the sign-in page), and signing in puts the
-account's language into the cookie, so the next person on a shared pay-point or counter PC gets
+account's language into the cookie (the root's browser sign-in does it, the one the API's
+``POST /auth/session`` uses, so both sign-ins agree), so the next person on a shared pay-point or counter PC gets
 their own language, and a user's choice follows them to another PC. A user without a stored
 language keeps the browser's (cookie, else Accept-Language).
 """
@@ -16,7 +17,7 @@ from urllib.parse import urlsplit
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import FileResponse, RedirectResponse, Response
 
-from enrollment_ui.i18n import LANGUAGE_COOKIE, LANGUAGES
+from enrollment_ui.i18n import LANGUAGES, remember_language
 from enrollment_ui.web import (
     LOGIN_PATH,
     PREFIX,
@@ -28,12 +29,11 @@ from enrollment_ui.web import (
     render,
 )
 from palmvein.core.errors import NotFound
-from palmvein.core.security.users import find_user, set_language
+from palmvein.core.security.users import set_language
 
 STATIC_DIR = Path(__file__).parent / "static"
 _STATIC_TYPES = {".js": "text/javascript", ".css": "text/css", ".txt": "text/plain",
                  ".svg": "image/svg+xml"}
-_YEAR = 365 * 24 * 3600
 
 
 def _local(path: str | None, default: str) -> str:
@@ -44,10 +44,6 @@ def _local(path: str | None, default: str) -> str:
     if parts.scheme or parts.netloc or not path.startswith(PREFIX + "/"):
         return default
     return path
-
-
-def _remember(response: Response, code: str) -> None:
-    response.set_cookie(LANGUAGE_COOKIE, code, max_age=_YEAR, samesite="lax")
 
 
 def add_routes(router: APIRouter, db_session: Any, public: Any, any_staff: Any,
@@ -75,10 +71,8 @@ def add_routes(router: APIRouter, db_session: Any, public: Any, any_staff: Any,
               password: Annotated[str, Form(max_length=1024)] = "",
               next: Annotated[str, Form(max_length=500)] = "") -> Response:
         response = Response(status_code=204)
+        # Sets the session, CSRF and (the account's, if stored) language cookies.
         roles = sessions.sign_in(request, response, session, username, password)
-        user = find_user(session, username)
-        if user is not None and user.language in LANGUAGES:
-            _remember(response, user.language)
         target = _local(next, home_path(roles, username, pages_config(request)))
         if is_htmx(request):
             response.headers["HX-Redirect"] = target
@@ -100,7 +94,7 @@ def add_routes(router: APIRouter, db_session: Any, public: Any, any_staff: Any,
         if code not in LANGUAGES:
             raise NotFound(f"no language {code!r}; choose one of {', '.join(LANGUAGES)}")
         response = RedirectResponse(_local(next, f"{PREFIX}/"), status_code=303)
-        _remember(response, code)
+        remember_language(response, code)
         return response
 
     @router.post(f"{PREFIX}/language/{{code}}")
@@ -111,7 +105,7 @@ def add_routes(router: APIRouter, db_session: Any, public: Any, any_staff: Any,
         language on the account and in the cookie, and go back."""
         set_language(session, principal.user_id, code)  # an unknown code: ValidationFailed
         response = go_to(request, _local(next, f"{PREFIX}/"))
-        _remember(response, code)
+        remember_language(response, code)
         return response
 
     @router.get(f"{PREFIX}/static/{{name}}", dependencies=[public])

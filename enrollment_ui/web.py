@@ -67,8 +67,9 @@ class BrowserSessions(Protocol):
     def sign_in(self, request: Request, response: Response, session: Session,
                 username: str, password: str) -> frozenset[Role]:
         """Check the password (with throttling), set the session and CSRF cookies on
-        ``response`` and return the roles of the account; raises AuthenticationFailed or
-        TooManyAttempts."""
+        ``response``, and the language cookie to the account's language when it has one
+        (:func:`enrollment_ui.i18n.remember_language`), and return the roles of the account;
+        raises AuthenticationFailed or TooManyAttempts."""
 
     def sign_out(self, response: Response) -> None:
         """Clear the cookies."""

@@ -110,3 +110,42 @@ def test_an_unknown_language_is_refused_with_the_known_codes(
     response = client.post("/ui/language/ar", headers=HTMX)
     assert response.status_code == 403
     assert stored(db, "amina") == "fr"
+
+
+def test_the_api_browser_sign_in_applies_the_account_language_like_the_pages(
+        client: TestClient, make_staff: Callable[..., int], db: Session) -> None:
+    make_staff("bilal", Role.HR_CLERK)
+    make_staff("chafia", Role.HR_CLERK)
+    headers, _ = sign_in(client, "bilal")
+    assert client.post("/ui/language/fr", headers=headers).status_code == 204
+    sign_out(client, headers)
+    # Another browser, Arabic cookie left by the last user, signs Bilal in through the API.
+    with TestClient(client.app, base_url="https://testserver") as browser:
+        browser.cookies.set(LANGUAGE_COOKIE, "ar")
+        opened = browser.post("/auth/session", data={"username": "bilal", "password": PASSWORD})
+        assert opened.status_code == 200, opened.text
+        [cookie] = [c for c in opened.headers.get_list("set-cookie")
+                    if c.startswith(f"{LANGUAGE_COOKIE}=")]
+        assert cookie.startswith(f"{LANGUAGE_COOKIE}=fr;") and "SameSite=lax" in cookie
+        # The pages then open in his language, as after the pages' own sign-in.
+        assert html_tag(browser.get("/ui/persons").text) == '<html lang="fr" dir="ltr">'
+    # The pages' form sets the cookie once (the same code), not twice.
+    client.cookies.clear()
+    response = client.post("/ui/login", data={"username": "bilal", "password": PASSWORD},
+                           headers=HTMX)
+    assert response.status_code == 204
+    assert [c.split(";")[0] for c in response.headers.get_list("set-cookie")
+            if c.startswith(f"{LANGUAGE_COOKIE}=")] == [f"{LANGUAGE_COOKIE}=fr"]
+    # No stored language: the browser keeps its own choice.
+    with TestClient(client.app, base_url="https://testserver") as browser:
+        browser.cookies.set(LANGUAGE_COOKIE, "ar")
+        opened = browser.post("/auth/session", data={"username": "chafia", "password": PASSWORD})
+        assert opened.status_code == 200
+        assert not any(c.startswith(f"{LANGUAGE_COOKIE}=")
+                       for c in opened.headers.get_list("set-cookie"))
+        assert html_tag(browser.get("/ui/persons").text) == '<html lang="ar" dir="rtl">'
+    # A bearer token is for programs: no cookie of any kind, whatever the account's language.
+    with TestClient(client.app, base_url="https://testserver") as program:
+        token = program.post("/auth/token", data={"username": "bilal", "password": PASSWORD})
+        assert token.status_code == 200 and token.headers.get_list("set-cookie") == []
+        assert not program.cookies

@@ -1,4 +1,10 @@
-"""Staff sign-in: bearer tokens for API clients, a cookie session with CSRF for web pages."""
+"""Staff sign-in: bearer tokens for API clients, a cookie session with CSRF for web pages.
+
+A browser sign-in (``POST /auth/session``, and the pages' form, which runs the same code) also
+sets the pages' language cookie to the account's language when it has one, so the pages open in
+the user's language however the browser signed in. ``POST /auth/token`` sets no cookie at all:
+its caller is a program holding a bearer token, not a browser showing the pages.
+"""
 
 from __future__ import annotations
 
@@ -9,6 +15,7 @@ from fastapi import APIRouter, Form, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
+from enrollment_ui.i18n import remember_language
 from palmvein.core.errors import AuthenticationFailed, TooManyAttempts
 from palmvein.core.security.throttle import ThrottlePolicy
 from palmvein.core.security.tokens import TokenClaims, TokenKind, csrf_token, issue_token
@@ -87,7 +94,11 @@ def issue_access_token(
     password: Annotated[str, Form(max_length=1024)],
     session: DbSession,
 ) -> TokenResponse:
-    """OAuth2 password flow: form fields ``username`` and ``password`` -> a bearer token."""
+    """OAuth2 password flow: form fields ``username`` and ``password`` -> a bearer token.
+
+    No cookie is set (no session, CSRF or language cookie): a token is sent by a program in the
+    Authorization header, and the pages (the only readers of the language cookie) need the
+    browser session of ``POST /auth/session``."""
     user = _login(request, session, username, password)
     settings = app_settings(request)
     lifetime = timedelta(minutes=settings.access_token_minutes)
@@ -122,7 +133,8 @@ def open_session(
 def start_browser_session(
     request: Request, response: Response, session: Session, username: str, password: str
 ) -> tuple[StaffUser, str, TokenClaims]:
-    """Check the password and set the session and CSRF cookies (the API and the pages)."""
+    """Check the password and set the session and CSRF cookies (the API and the pages), and the
+    pages' language cookie to the account's language when it has one."""
     user = _login(request, session, username, password)
     settings = app_settings(request)
     secret = settings.secret_key.get_secret_value()
@@ -144,6 +156,8 @@ def start_browser_session(
     response.set_cookie(
         CSRF_COOKIE, csrf, max_age=max_age, httponly=False, secure=secure, samesite="strict"
     )
+    if user.language is not None:  # else the browser's own choice stays
+        remember_language(response, user.language)
     return user, csrf, claims
 
 

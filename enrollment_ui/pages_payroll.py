@@ -27,6 +27,7 @@ from payroll.documents import Language as DocumentLanguage
 from payroll.documents_service import (
     FINAL_STATES,
     PREVIEW_STATES,
+    BankFormat,
     RunDocuments,
     employer_from_settings,
     load_run_documents,
@@ -48,6 +49,8 @@ VOCABULARY = (N_("computed"), N_("submitted"), N_("approved"), N_("posting"), N_
 PDF = "application/pdf"
 CSV = "text/csv; charset=utf-8"
 XML = "application/xml"
+#: The bank file formats the page offers (its buttons' ``file_format``).
+BANK_FORMATS: dict[str, BankFormat] = {"csv": "csv", "pain001": "pain001"}
 
 
 def _now(request: Request) -> datetime:
@@ -149,12 +152,18 @@ def add_routes(router: APIRouter, db_session: Any, readers: Any, makers: Any,
     @router.post(f"{PAYROLL}/runs/{{run_id}}/bank-file")
     def produce_bank(run_id: int, request: Request, session: db_session,
                      principal: Annotated[Any, producers],
-                     file_format: Annotated[str, Form(max_length=10)] = "csv") -> Response:
+                     file_format: Annotated[str, Form()] = "") -> Response:
         """Produce the bank file: the run's held bank salaries are booked as transferred (once;
-        again books nothing), then the page offers the file for download."""
+        again books nothing), then the page offers the file for download. A format other than
+        the two offered is refused before anything is booked."""
+        if file_format not in BANK_FORMATS:
+            raise ValidationFailed(
+                f"unknown bank file format {file_format[:20]!r}: choose one of "
+                f"{', '.join(BANK_FORMATS)}; nothing was booked",
+                [FieldProblem("file_format", f"one of {', '.join(BANK_FORMATS)}")])
         produce_bank_file(session, run_id, employer_from_settings(request.app.state.settings),
-                          file_format="pain001" if file_format == "pain001" else "csv",
-                          actor=principal.actor, now=_now(request))
+                          file_format=BANK_FORMATS[file_format], actor=principal.actor,
+                          now=_now(request))
         return go_to(request, f"{PAYROLL}/runs/{run_id}")
 
     @router.get(f"{PAYROLL}/runs/{{run_id}}/bank.csv")

@@ -40,7 +40,7 @@ from typing import Any, Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from palmvein.core.errors import IntegrityViolation
+from palmvein.core.errors import IntegrityViolation, ValidationFailed
 from palmvein.core.money import Money
 from palmvein.core.settings import Settings
 from payroll import documents as docs
@@ -339,6 +339,11 @@ def produce_bank_file(
     same transfers (the pain.001 keeps the first creation time and the run's MsgId, so a bank
     refuses it as a duplicate). The caller commits: file and booking go together or not at all.
     """
+    if file_format not in ("csv", "pain001"):
+        # Refused before booking: a mistyped format must not pay the salaries with no file.
+        raise ValidationFailed(
+            f"unknown bank file format {file_format!r}: choose one of csv, pain001"
+        )
     run = get_run(session, run_id)
     settlement = transfers.settle_bank_transfers(
         session, run_id, actor=actor, reference=message_id(run), now=now

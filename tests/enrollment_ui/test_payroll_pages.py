@@ -61,6 +61,18 @@ def test_a_run_needs_a_second_person_to_approve_it(
     # The bank file is produced once (it books the bank salaries as transferred), then offered.
     assert f'href="{run}/bank.csv"' not in page and "Produce the bank file (CSV)" in page
     assert client.get(f"{run}/bank.csv").status_code == 409
+    # An unknown format is refused with the reason, before anything is booked (it used to
+    # produce a CSV and pay the bank salaries).
+    for wrong in ("xls", "CSV", "", "pain001.xml" * 10):
+        refused = client.post(f"{run}/bank-file", data={"file_format": wrong}, headers=approver)
+        assert refused.status_code == 422, refused.text
+        assert refused.headers["hx-retarget"] == "#messages"
+        assert "Please check what you entered" in refused.text
+        assert f"unknown bank file format &#39;{wrong[:20]}&#39;: choose one of csv, pain001" \
+            in refused.text
+    assert client.get(f"{run}/bank.csv").status_code == 409
+    page = client.get(run).text
+    assert "Produce the bank file (CSV)" in page and "Transferred by the bank file: 0" in page
     produced = client.post(f"{run}/bank-file", data={"file_format": "csv"}, headers=approver)
     assert produced.status_code == 204, produced.text
     page = client.get(run).text

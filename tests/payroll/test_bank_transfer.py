@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from palmvein.core.db import unit_of_work
+from palmvein.core.errors import ValidationFailed
 from palmvein.core.settings import Settings
 from payments import ledger
 from payments import service as payments_service
@@ -163,6 +164,15 @@ def test_the_database_refuses_a_released_bank_salary(office: Office, bank_month:
         s.execute(update(Payment).where(Payment.id == bank_id).values(status="transferred"))
         s.flush()
     s.rollback()
+
+
+def test_an_unknown_bank_file_format_books_nothing(office: Office, bank_month: int) -> None:
+    s = office.session
+    with pytest.raises(ValidationFailed, match="unknown bank file format 'xls'"):
+        produce(s, bank_month, office, "xls")  # type: ignore[arg-type]
+    s.rollback()
+    assert payment_of(office, "E000003").status == PaymentStatus.HELD.value
+    assert transfers.bank_settlement(s, bank_month).transferred == 0
 
 
 def test_no_bank_file_before_posting(office: Office) -> None:

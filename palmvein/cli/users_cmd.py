@@ -105,7 +105,7 @@ def create(
 
 @users_app.command("list")
 def list_(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = False) -> None:
-    """List staff users and their roles."""
+    """List staff users, their roles and page language (none: the browser's)."""
     settings = load_settings()
     with database(settings) as engine, transaction(engine) as session:
         rows: list[dict[str, Any]] = [
@@ -115,19 +115,21 @@ def list_(as_json: Annotated[bool, typer.Option("--json", help=JSON_HELP)] = Fal
                 "full_name": u.full_name,
                 "roles": sorted(r.value for r in u.roles),
                 "active": u.is_active,
+                "language": u.language,
             }
             for u in list_users(session)
         ]
     if as_json:
         print_json(rows)
         return
-    table = Table("id", "username", "full name", "roles", "active")
+    table = Table("id", "username", "full name", "roles", "language", "active")
     for row in rows:
         table.add_row(
             str(row["id"]),
             str(row["username"]),
             str(row["full_name"]),
             ", ".join(row["roles"]),
+            row["language"] or "-",
             "yes" if row["active"] else "no",
         )
     console.print(table)

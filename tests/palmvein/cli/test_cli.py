@@ -133,6 +133,17 @@ def test_users_create_with_a_language(migrated: str, cli: Cli) -> None:
     )
     assert code == ExitCode.OK, err
     assert json.loads(out)["language"] == "ar"
+    cli("users", "create", "omar", "--role", "auditor", "--password-stdin", stdin=PASSWORD)
+    code, out, _ = cli("users", "list", "--json")
+    assert code == ExitCode.OK
+    assert {row["username"]: row["language"] for row in json.loads(out)} == {
+        "karima": "ar", "omar": None
+    }
+    code, out, _ = cli("users", "list")
+    assert code == ExitCode.OK and re.search(r"language", out)
+    [karima] = [line for line in out.splitlines() if "karima" in line]
+    [omar] = [line for line in out.splitlines() if "omar" in line]
+    assert re.search(r"│ ar +│ yes", karima) and re.search(r"│ - +│ yes", omar)
 
 
 def test_audit_verify_reports_intact_then_names_the_edited_row(

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from enrollment_ui.i18n import N_
 from enrollment_ui.web import PREFIX, go_to, language_of, render
 from palmvein.core.errors import FieldProblem, ValidationFailed
-from payroll import jobs, reports, runs, transfers
+from payroll import jobs, runs, transfers
 from payroll.documents import Language as DocumentLanguage
 from payroll.documents_service import (
     FINAL_STATES,
@@ -33,7 +33,7 @@ from payroll.documents_service import (
     load_run_documents,
     produce_bank_file,
 )
-from payroll.models import PayChannel, RunStatus
+from payroll.models import RunStatus
 
 PAYROLL = f"{PREFIX}/payroll"
 _PROBLEMS_SHOWN = 500
@@ -100,19 +100,12 @@ def add_routes(router: APIRouter, db_session: Any, readers: Any, makers: Any,
     def run_page(run_id: int, request: Request, session: db_session,
                  principal: Annotated[Any, readers]) -> Response:
         summary = runs.summarize(session, run_id, problem_limit=_PROBLEMS_SHOWN)
-        progress: dict[str, int] = {}
-        settlement = None
+        progress = settlement = None
         if summary.status in (RunStatus.POSTING, RunStatus.POSTED):
-            # Release progress from the services: still held (payroll.reports.unclaimed, what
-            # the unclaimed report lists; at pay points or waiting for the bank file), sent by
-            # the bank file (payroll.transfers), and the rest of what was posted released.
-            held = [h for h in reports.unclaimed(session, older_than_days=0, now=_now(request))
-                    if h.run_id == run_id]
+            # Counts and sums from one aggregate query (payroll.runs.release_progress); the
+            # settlement says when and by whom the bank file was produced.
+            progress = runs.release_progress(session, run_id)
             settlement = transfers.bank_settlement(session, run_id)
-            bank_held = sum(1 for h in held if h.channel == PayChannel.BANK.value)
-            progress = {"held": len(held) - bank_held, "bank_held": bank_held,
-                        "transferred": settlement.transferred,
-                        "released": summary.posted - len(held) - settlement.transferred}
         return render(request, "payroll_run.html", principal, run=summary,
                       shown=_PROBLEMS_SHOWN, progress=progress, settlement=settlement,
                       documents=summary.status in PREVIEW_STATES | FINAL_STATES,

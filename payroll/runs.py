@@ -175,6 +175,52 @@ class RunSummary:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class Tally:
+    """How many salaries and their sum (integer minor units of the run's currency)."""
+
+    count: int = 0
+    amount: int = 0
+
+    def __add__(self, other: Tally) -> Tally:
+        return Tally(self.count + other.count, self.amount + other.amount)
+
+
+@dataclass(frozen=True, slots=True)
+class ReleaseProgress:
+    """Where the posted salaries of a run are: paid out (released at a pay point, or sent by the
+    bank file) or still held (at pay points, or waiting for the bank file). Reversed salaries (a
+    cancelled run) are in none of them."""
+
+    run_id: int
+    currency: str
+    released: Tally  # handed over at a pay point (wallet or cash)
+    transferred: Tally  # sent by the bank transfer file
+    held: Tally  # still held, to be released at a pay point
+    bank_held: Tally  # still held, waiting for the bank file
+
+    @property
+    def paid(self) -> Tally:
+        return self.released + self.transferred
+
+    @property
+    def posted(self) -> Tally:
+        return self.paid + self.held + self.bank_held
+
+    def as_dict(self) -> dict[str, Any]:
+        def tally(t: Tally) -> dict[str, Any]:
+            return {"count": t.count, "amount": str(Money(t.amount, self.currency).to_decimal())}
+
+        return {
+            "run_id": self.run_id,
+            "currency": self.currency,
+            **{
+                name: tally(getattr(self, name))
+                for name in ("released", "transferred", "held", "bank_held", "paid", "posted")
+            },
+        }
+
+
 # -- helpers ----------------------------------------------------------------------------------
 
 
@@ -779,3 +825,29 @@ def cancel_run(
 
 def list_runs(session: Session) -> list[PayrollRun]:
     return list(session.scalars(select(PayrollRun).order_by(PayrollRun.id.desc())))
+
+
+def release_progress(session: Session, run_id: int) -> ReleaseProgress:
+    """Counts and sums of the run's salaries released, transferred and still held (at pay points
+    or waiting for the bank file), from one aggregate query over its payments."""
+    run = get_run(session, run_id)
+    found: dict[tuple[str, str], Tally] = {
+        (status, channel): Tally(count, amount)
+        for status, channel, count, amount in repository.payment_totals(session, run.id)
+    }
+
+    def of(status: PaymentStatus, channel: PayChannel | None = None) -> Tally:
+        return sum(
+            (t for (s, c), t in found.items()
+             if s == status.value and (channel is None or c == channel.value)),
+            Tally(),
+        )  # fmt: skip
+
+    return ReleaseProgress(
+        run_id=run.id,
+        currency=run.currency,
+        released=of(PaymentStatus.RELEASED),
+        transferred=of(PaymentStatus.TRANSFERRED),
+        held=of(PaymentStatus.HELD, PayChannel.PAY_POINT),
+        bank_held=of(PaymentStatus.HELD, PayChannel.BANK),
+    )

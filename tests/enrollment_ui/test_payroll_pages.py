@@ -78,7 +78,8 @@ def test_a_run_needs_a_second_person_to_approve_it(
     page = client.get(run).text
     assert f'href="{run}/bank.csv"' in page and f'href="{run}/pain001.xml"' in page
     assert "Produce the bank file" not in page
-    assert re.search(r"Transferred by the bank file: [1-9]", page)
+    assert re.search(r"Transferred by the bank file: [1-9]\d* · DZD\xa0?[1-9][\d,]*\.\d\d<", page)
+    assert re.search(r"0 waiting for the bank file · DZD\xa0?0\.00<", page)
     client.cookies.clear()
     sign_in(client, "auditor")
     page = client.get(run).text

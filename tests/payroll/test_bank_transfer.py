@@ -23,7 +23,7 @@ from payments import service as payments_service
 from payments.models import AccountKind, LedgerTransaction
 from payroll import paypoint, reports, runs, transfers
 from payroll.documents_service import BankFile, employer_from_settings, produce_bank_file
-from payroll.errors import PaidByBankTransfer, RunStateConflict
+from payroll.errors import PaidByBankTransfer, RunNotFound, RunStateConflict
 from payroll.models import (
     AttemptOutcome,
     Employee,
@@ -234,3 +234,71 @@ def test_concurrent_bank_files_and_palm_claims_pay_once(
                                      currency="DZD")  # fmt: skip
         assert wallet is not None and balance(s, wallet.id) == 0
         assert ledger.verify_ledger(s) == []
+
+
+def test_worked_example_release_progress(office: Office, bank_month: int) -> None:
+    """Nets (test_runs): E000001 36 637.85 and E000002 30 418.10 at the pay point, E000003
+    37 984.20 by bank. Progress counts and sums follow a release and the bank file, and only
+    this run's payments count (another month's run, cancelled, has none left)."""
+    s = office.session
+    run_id = bank_month
+    T = runs.Tally
+
+    def progress() -> runs.ReleaseProgress:
+        found = runs.release_progress(s, run_id)
+        assert found.currency == "DZD" and found.run_id == run_id
+        # The same figures as the page's former assembly (unclaimed report + settlement).
+        held = [u for u in reports.unclaimed(s, older_than_days=0, now=office.now)
+                if u.run_id == run_id]  # fmt: skip
+        bank_held = sum(1 for u in held if u.channel == "bank")
+        settled = transfers.bank_settlement(s, run_id)
+        assert (found.held.count, found.bank_held.count) == (len(held) - bank_held, bank_held)
+        assert (found.transferred.count, found.transferred.amount) == (
+            settled.transferred, settled.transferred_amount,
+        )  # fmt: skip
+        assert found.posted.count == runs.summarize(s, run_id).posted
+        return found
+
+    # Another month's run, posted then cancelled: its reversed payments count nowhere.
+    other = runs.open_run(s, period="2026-04", currency="DZD", actor="officer", now=office.now)
+    runs.compute_run(s, other.id, actor="officer", now=office.now)
+    runs.submit_run(s, other.id, actor="officer", now=office.now)
+    runs.approve_run(s, other.id, actor="approver", now=office.now)
+    s.commit()
+    post_all(office, other.id)
+    assert runs.release_progress(s, other.id).posted == T(3, 10504015)
+    runs.cancel_run(s, other.id, actor="approver", reason="duplicate", now=office.now)
+    s.commit()
+    assert runs.release_progress(s, other.id).posted == T()
+
+    first = progress()
+    assert first == runs.ReleaseProgress(
+        run_id, "DZD", released=T(), transferred=T(),
+        held=T(2, 3663785 + 3041810), bank_held=T(1, 3798420),
+    )  # fmt: skip
+    assert (first.paid, first.posted) == (T(), T(3, 10504015))
+
+    first_salary = s.scalar(
+        select(Payment.id).join(Employee, Employee.id == Payment.employee_id)
+        .where(Payment.run_id == run_id, Employee.employee_number == "E000001")
+    )  # fmt: skip
+    assert first_salary is not None
+    release_payment(s, first_salary, channel=ReleaseChannel.WALLET, released_by="cashier",
+                    now=office.now)  # fmt: skip
+    s.commit()
+    after_release = progress()
+    assert (after_release.released, after_release.held) == (T(1, 3663785), T(1, 3041810))
+    assert after_release.bank_held == T(1, 3798420) and after_release.transferred == T()
+
+    produce(s, run_id, office)
+    s.commit()
+    done = progress()
+    assert (done.transferred, done.bank_held) == (T(1, 3798420), T())
+    assert done.paid == T(2, 3663785 + 3798420) and done.posted == T(3, 10504015)
+    assert done.as_dict()["paid"] == {"count": 2, "amount": "74622.05"}
+    assert done.as_dict()["held"] == {"count": 1, "amount": "30418.10"}
+
+
+def test_release_progress_of_a_missing_run(office: Office) -> None:
+    with pytest.raises(RunNotFound):
+        runs.release_progress(office.session, 404)

@@ -1,13 +1,13 @@
 # palmvein developer commands. `make demo` and `make test` are the README's quick start.
 #
-# The virtualenv is (re)installed only when pyproject.toml changes: a stamp file per extra
-# records the pyproject.toml hash it was installed from.
+# The virtualenv is (re)installed only when pyproject.toml or the C extension's source changes:
+# a stamp file per extra records the hash of both it was installed from.
 
 PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 PY     := $(BIN)/python
-HASH   := $(shell (sha256sum pyproject.toml 2>/dev/null || shasum -a 256 pyproject.toml) | cut -c1-16)
+HASH   := $(shell cat pyproject.toml matcher/_hamming.c | (sha256sum 2>/dev/null || shasum -a 256) | cut -c1-16)
 STAMP_RUNTIME := $(VENV)/.installed-runtime-$(HASH)
 STAMP_DEV     := $(VENV)/.installed-dev-$(HASH)
 # Domain and root packages checked by mypy and shipped in the distribution.

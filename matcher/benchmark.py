@@ -24,6 +24,8 @@ Measurements (all in the same run)
   (:meth:`PalmIndex.search_exhaustive`, every template compared with
   :func:`biometric.compare_many`), on as many probes as the exhaustive budget allows; and the
   fraction whose index top-1 is the true palm, on all probes;
+* the coarse scan's kernel (:mod:`matcher._hamming`): the same searches with the AVX-512 kernel
+  and the portable POPCNT one, alternating probe by probe so both see the same machine load;
 * baselines: the same index without its coarse stage (full codes scanned in FAISS); the same
   shortlist search by brute force in NumPy (XOR + popcount of every probe
   variant against all codes, ``argpartition``, same re-ranking), and the exhaustive exact search
@@ -47,6 +49,7 @@ import numpy as np
 import numpy.typing as npt
 
 import biometric
+from matcher import _hamming
 from matcher.calibration import shipped
 from matcher.codes import BLOCK, probe_codes, shortlist_codes
 from matcher.decision import DecisionPolicy, decide
@@ -86,6 +89,8 @@ class BenchResult:
     build_s: float = 0.0
     memory: dict[str, int] = field(default_factory=dict)
     latency_ms: dict[str, float] = field(default_factory=dict)
+    kernel: str = ""
+    kernel_pairs_ms: dict[str, dict[str, float]] = field(default_factory=dict)
     one_stage_ms: dict[str, float] = field(default_factory=dict)
     one_stage_true_top1: dict[str, int] = field(default_factory=dict)
     numpy_shortlist_ms: dict[str, float] = field(default_factory=dict)
@@ -289,6 +294,24 @@ def run(config: BenchConfig, progress: Progress | None = None) -> BenchResult:
     result.latency_ms = _percentiles(times)
     hits = sum(top1[s] == s for s in probes)
     result.true_subject_top1 = {"hits": hits, "probes": len(probes), "rate": hits / len(probes)}
+
+    # The coarse scan's kernels, alternating per probe (same load for both).
+    result.kernel = _hamming.kernel()
+    kernels = [result.kernel] + [k for k in ("popcnt",) if k != result.kernel]
+    if config.coarse > 0 and len(kernels) > 1:
+        pair_times: dict[str, list[float]] = {k: [] for k in kernels}
+        try:
+            for j, (_, probe) in enumerate(probe_items):
+                for name in kernels:
+                    _hamming.set_kernel(name)
+                    t0 = time.perf_counter()
+                    index.search(probe, k=5)
+                    pair_times[name].append(time.perf_counter() - t0)
+                if progress:
+                    progress("scan kernels, alternating", j + 1, len(probe_items))
+        finally:
+            _hamming.set_kernel(result.kernel)
+        result.kernel_pairs_ms = {k: _percentiles(v) for k, v in pair_times.items()}
 
     # Baseline 0: the same index without the coarse stage (full codes in FAISS).
     if config.coarse > 0:

@@ -1,0 +1,140 @@
+"""The coarse-stage scan (matcher._hamming) against a NumPy reference, on every kernel this CPU has."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from matcher import _hamming
+
+
+def _available(kernel: str) -> bool:
+    before = _hamming.kernel()
+    try:
+        _hamming.set_kernel(kernel)
+    except ValueError:
+        return False
+    finally:
+        _hamming.set_kernel(before)
+    return True
+
+
+KERNELS = [k for k in ("generic", "popcnt", "avx512-vpopcntdq") if _available(k)]
+
+
+@pytest.fixture(params=KERNELS)
+def kernel(request: pytest.FixtureRequest) -> str:
+    before = _hamming.kernel()
+    _hamming.set_kernel(request.param)
+    yield request.param
+    _hamming.set_kernel(before)
+
+
+def reference(codes: np.ndarray, live: np.ndarray, probes: np.ndarray, start: int, stop: int,
+              k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Slots (ascending) of the k nearest live codes in [start, stop), ties by slot, and the
+    distance of every slot (min over probe variants)."""
+    words = codes.view(np.uint64)
+    dist = np.min([np.bitwise_count(words ^ p).sum(axis=1) for p in probes.view(np.uint64)],
+                  axis=0).astype(np.int64)
+    slots = np.arange(start, stop)
+    slots = slots[live[start:stop] > 0]
+    order = np.lexsort((slots, dist[slots]))[:k]
+    return np.sort(slots[order]), dist
+
+
+def scan(codes: np.ndarray, live: np.ndarray, probes: np.ndarray, start: int, stop: int,
+         k: int) -> tuple[np.ndarray, np.ndarray]:
+    dist = np.empty(len(live), dtype=np.uint16)
+    out = np.empty(k, dtype=np.int64)
+    got = _hamming.nearest(codes, live, probes, start, stop, k, dist, out)
+    return np.sort(out[:got]), dist
+
+
+@pytest.mark.parametrize("width", [64, 8, 192])
+@pytest.mark.parametrize(("start", "stop", "k"), [(0, 1003, 50), (17, 611, 1), (0, 1003, 5000),
+                                                  (999, 1003, 2), (5, 5, 3)])
+def test_nearest_slots_are_those_of_an_exhaustive_numpy_search(
+        kernel: str, width: int, start: int, stop: int, k: int) -> None:
+    rng = np.random.default_rng(width + k)
+    codes = rng.integers(0, 256, (1003, width), dtype=np.uint8)
+    live = (rng.random(1003) > 0.1).astype(np.uint8)
+    probes = codes[rng.integers(1003, size=5)].copy()
+    probes[:, 0] ^= 0x5A  # near, not equal, to some codes
+    got, dist = scan(codes, live, probes, start, stop, k)
+    want, want_dist = reference(codes, live, probes, start, stop, k)
+    assert np.array_equal(got, want)
+    live_in_range = np.arange(start, stop)[live[start:stop] > 0]
+    assert np.array_equal(dist[live_in_range], want_dist[live_in_range])
+    assert (dist[np.arange(start, stop)[live[start:stop] == 0]] == 0xFFFF).all()
+
+
+def test_a_free_slot_is_never_returned_even_with_an_identical_code(kernel: str) -> None:
+    codes = np.zeros((16, 64), dtype=np.uint8)
+    codes[3] = 0xFF
+    live = np.ones(16, dtype=np.uint8)
+    live[3] = 0
+    got, _ = scan(codes, live, codes[3:4].copy(), 0, 16, 1)
+    assert got.tolist() != [3] and len(got) == 1
+
+
+def test_ties_at_the_kth_distance_are_taken_in_slot_order(kernel: str) -> None:
+    codes = np.zeros((40, 64), dtype=np.uint8)  # every code at distance 0 from the probe
+    live = np.ones(40, dtype=np.uint8)
+    got, _ = scan(codes, live, codes[:1].copy(), 8, 40, 5)
+    assert got.tolist() == [8, 9, 10, 11, 12]
+
+
+@settings(max_examples=30, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 70), variants=st.integers(1, 16),
+       k=st.integers(1, 80))
+def test_every_kernel_agrees_with_the_reference(seed: int, n: int, variants: int, k: int) -> None:
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, (n, 64), dtype=np.uint8)  # few distinct distances: many ties
+    live = (rng.random(n) > 0.2).astype(np.uint8)
+    probes = rng.integers(0, 4, (variants, 64), dtype=np.uint8)
+    want, _ = reference(codes, live, probes, 0, n, k)
+    before = _hamming.kernel()
+    try:
+        for name in KERNELS:
+            _hamming.set_kernel(name)
+            got, _ = scan(codes, live, probes, 0, n, k)
+            assert np.array_equal(got, want), name
+    finally:
+        _hamming.set_kernel(before)
+
+
+@pytest.mark.parametrize(
+    ("codes", "live", "probes", "start", "stop", "k", "dist", "out", "message"),
+    [
+        (np.zeros((4, 12), np.uint8), np.ones(4, np.uint8), np.zeros((1, 12), np.uint8), 0, 4, 1,
+         np.empty(4, np.uint16), np.empty(1, np.int64), "8\\*m bytes"),
+        (np.zeros((4, 8), np.uint8), np.ones(4, np.uint8), np.zeros((17, 8), np.uint8), 0, 4, 1,
+         np.empty(4, np.uint16), np.empty(1, np.int64), "1 to 16 rows"),
+        (np.zeros((4, 8), np.uint8), np.ones(4, np.uint8), np.zeros((1, 8), np.uint8), 0, 5, 1,
+         np.empty(4, np.uint16), np.empty(1, np.int64), "start <= stop"),
+        (np.zeros((4, 8), np.uint8), np.ones(4, np.uint8), np.zeros((1, 8), np.uint8), 0, 4, 2,
+         np.empty(4, np.uint16), np.empty(1, np.int64), "slots k int64"),
+        (np.zeros((4, 8), np.uint8), np.ones(4, np.uint8), np.zeros((1, 8), np.uint8), 0, 4, 1,
+         np.empty(3, np.uint16), np.empty(1, np.int64), "dist needs"),
+    ],
+)
+def test_bad_arguments_are_refused_with_a_clear_error(codes, live, probes, start, stop, k, dist,
+                                                      out, message) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ValueError, match=message):
+        _hamming.nearest(codes, live, probes, start, stop, k, dist, out)
+
+
+def test_a_read_only_output_is_refused() -> None:
+    out = np.empty(1, np.int64)
+    out.flags.writeable = False
+    with pytest.raises(TypeError, match="writable"):
+        _hamming.nearest(np.zeros((4, 8), np.uint8), np.ones(4, np.uint8),
+                         np.zeros((1, 8), np.uint8), 0, 4, 1, np.empty(4, np.uint16), out)
+
+
+def test_an_unknown_kernel_is_refused() -> None:
+    with pytest.raises(ValueError, match="not available"):
+        _hamming.set_kernel("sse9")

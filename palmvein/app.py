@@ -14,7 +14,7 @@ from devices import routes as devices_routes
 from matcher import routes as matcher_routes
 from palmvein.core.db import create_db_engine, create_session_factory, utcnow
 from palmvein.core.settings import Settings
-from palmvein.http.auth import DbSession, require_roles
+from palmvein.http.auth import DbSession, PrincipalCache, require_roles
 from palmvein.http.metrics import HttpMetrics
 from palmvein.http.middleware import RequestContextMiddleware
 from palmvein.http.pages import mount_pages
@@ -55,6 +55,8 @@ def create_app(
     app.state.engine = engine
     app.state.session_factory = create_session_factory(engine)
     app.state.clock = clock
+    # Verified staff users' standing, reused for a few seconds (see palmvein.http.auth).
+    app.state.principal_cache = PrincipalCache()
     app.state.metrics = HttpMetrics.create()
     install_problem_handlers(app)
     for router in ROUTERS:

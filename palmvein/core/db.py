@@ -6,6 +6,7 @@ Services receive a :class:`~sqlalchemy.orm.Session` and never commit; the reques
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, Engine, MetaData, create_engine, event, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -75,17 +77,56 @@ def _configure_sqlite(dbapi_connection: Any, connection_record: Any) -> None:
         cursor.close()
 
 
-def create_db_engine(url: str, *, echo: bool = False) -> Engine:
+# A pooled server connection idle for longer than this is pinged before it is handed out.
+PING_AFTER_IDLE_SECONDS = 10.0
+_CHECKED_IN_AT = "palmvein.checked_in_at"
+
+
+def _ping_if_idle(engine: Engine, idle_seconds: float) -> None:
+    """Pessimistic disconnect handling for connections that sat idle in the pool.
+
+    ``pool_pre_ping`` pings on every checkout: one more round trip per request (and, on
+    psycopg, an autocommitted statement). A connection checked in moments ago was working
+    moments ago; one that sat idle may have been closed by a server restart, a failover or a
+    firewall. So only connections idle for ``idle_seconds`` or more are pinged; a dead one is
+    replaced by a fresh connection before anyone uses it. A server that drops while connections
+    are busy fails the statements in flight (as it did with pre-ping), and SQLAlchemy then
+    invalidates the whole pool.
+    """
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _checked_in(dbapi_connection: Any, record: Any) -> None:
+        record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, proxy: Any) -> None:
+        since = record.info.get(_CHECKED_IN_AT)
+        if since is None or time.monotonic() - since < idle_seconds:
+            return  # just connected, or returned to the pool moments ago
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as exc:
+            # The pool retries the checkout with a new connection.
+            raise DisconnectionError("pooled connection failed its ping") from exc
+
+
+def create_db_engine(
+    url: str, *, echo: bool = False, ping_after_idle: float = PING_AFTER_IDLE_SECONDS
+) -> Engine:
     """Create an engine for ``url``; SQLite gets WAL, foreign keys and its parent directory made.
 
-    Statement parameters are never shown in errors or echo output.
+    Statement parameters are never shown in errors or echo output. Server connections that sat
+    idle in the pool for ``ping_after_idle`` seconds are pinged before use.
     """
     parsed = make_url(url)
     # Bound values (password hashes, PIN digests, template bytes) would otherwise be printed in
     # every database exception message and traceback, and from there reach the logs.
     kwargs: dict[str, Any] = {"echo": echo, "hide_parameters": True}
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_pre_ping=True, **kwargs)
+        engine = create_engine(url, **kwargs)
+        _ping_if_idle(engine, ping_after_idle)
+        return engine
     database = parsed.database or ""
     if database in ("", ":memory:"):
         # One shared connection, otherwise each pooled connection sees its own empty database.

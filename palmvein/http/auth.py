@@ -15,26 +15,39 @@ Callers authenticate with a bearer token (API clients) or the session cookie set
 ``POST /auth/session`` (web pages). Cookie-authenticated requests that change state must echo the
 CSRF token in the ``X-CSRF-Token`` header; bearer requests need no CSRF token because browsers
 never attach them on their own.
+
+The token is verified on every request. Whether its user still exists, is active and holds which
+roles is read with one query and then kept in a per-process :class:`PrincipalCache` for
+:data:`PRINCIPAL_CACHE_SECONDS`. A change to a staff user or its roles committed through the ORM
+in this process (any session) empties the cache entry at commit; a change made by another process
+(another API worker, the CLI) or by raw SQL is seen at the latest when the entry expires, so a
+disabled user or a removed role keeps working for at most that long on the other processes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+import threading
+import time
+import weakref
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
 
+import anyio
 from fastapi import Depends, Request
 from fastapi.routing import APIRoute
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import bindparam, event, select
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, sessionmaker
+from starlette.concurrency import run_in_threadpool
 from starlette.routing import BaseRoute
 
 from devices.routes import DeviceGuard
 from palmvein.core.errors import AuthenticationFailed, PermissionDenied
 from palmvein.core.security.roles import ALL_ROLES, Role
 from palmvein.core.security.tokens import TokenKind, csrf_matches, read_token
-from palmvein.core.security.users import StaffUser
+from palmvein.core.security.users import StaffUser, StaffUserRole
 from palmvein.core.settings import Settings
 
 SESSION_COOKIE = "palmvein_session"
@@ -53,19 +66,32 @@ def app_clock(request: Request) -> Callable[[], datetime]:
     return clock
 
 
-def _session_scope(request: Request) -> Iterator[Session]:
+def _finish(session: Session, succeeded: bool) -> None:
+    try:
+        if succeeded:
+            session.commit()
+        else:
+            session.rollback()
+    finally:
+        session.close()
+
+
+async def _session_scope(request: Request) -> AsyncIterator[Session]:
     # The request boundary: commit if the endpoint returned, roll back if it raised. Scoped to the
-    # endpoint call so the commit happens before the response is sent.
+    # endpoint call so the commit happens before the response is sent. Opening a session does no
+    # I/O (it connects on first use), so only the end, which talks to the database, goes to a
+    # worker thread: one thread hop per request instead of one for each end.
+    # Shielded: a cancelled request (client gone) still rolls back and returns its connection.
     factory: sessionmaker[Session] = request.app.state.session_factory
     session = factory()
     try:
         yield session
-        session.commit()
     except BaseException:
-        session.rollback()
+        with anyio.CancelScope(shield=True):
+            await run_in_threadpool(_finish, session, False)
         raise
-    finally:
-        session.close()
+    with anyio.CancelScope(shield=True):
+        await run_in_threadpool(_finish, session, True)
 
 
 # ``session: DbSession`` in a route signature gives the request's unit of work.
@@ -96,38 +122,216 @@ def _bearer_token(request: Request) -> str | None:
     return token.strip()
 
 
-def authenticate_request(request: Request, session: Session) -> Principal:
+@dataclass(frozen=True, slots=True)
+class StaffStanding:
+    """What authentication needs to know about an active staff user."""
+
+    username: str
+    roles: frozenset[Role]
+
+
+@dataclass(frozen=True, slots=True)
+class _Cached:
+    standing: StaffStanding
+    expires: float
+
+
+# Seconds a verified staff user's standing is reused in one process without asking the database.
+PRINCIPAL_CACHE_SECONDS = 5.0
+
+
+class PrincipalCache:
+    """Active staff users' usernames and roles by user id, for ``ttl`` seconds (per process).
+
+    An entry is dropped when a change to that user or its roles commits through the ORM in this
+    process (see :func:`invalidate_staff`); otherwise it expires after ``ttl``. Lookups that raced
+    with such a change are not stored: :meth:`generation` is read before the query and
+    :meth:`put` refuses the result if an invalidation happened since. Unknown and disabled users
+    are never cached (their requests are refused after a query each time). ``ttl`` 0 disables
+    caching.
+    """
+
+    def __init__(
+        self, ttl: float = PRINCIPAL_CACHE_SECONDS, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.ttl = ttl
+        self._clock = clock
+        self._entries: dict[int, _Cached] = {}
+        self._generation = 0
+        self._lock = threading.Lock()
+        _CACHES.add(self)
+
+    def get(self, user_id: int) -> StaffStanding | None:
+        entry = self._entries.get(user_id)
+        if entry is None:
+            return None
+        if entry.expires <= self._clock():
+            self._entries.pop(user_id, None)
+            return None
+        return entry.standing
+
+    def generation(self) -> tuple[int, float]:
+        """Take before looking a user up: (invalidation count, the time the lookup began)."""
+        with self._lock:
+            return self._generation, self._clock()
+
+    def put(self, user_id: int, standing: StaffStanding, began: tuple[int, float]) -> None:
+        """Keep ``standing`` read by a lookup that started at ``began`` (from :meth:`generation`)."""
+        if self.ttl <= 0:
+            return
+        generation, started = began
+        with self._lock:
+            if generation != self._generation:
+                return  # a change committed while we read: what we read may predate it
+            # Counted from before the query: never trusted longer than ttl after what it saw.
+            self._entries[user_id] = _Cached(standing, started + self.ttl)
+
+    def invalidate(self, user_ids: Iterable[int] | None = None) -> None:
+        """Forget those users (all users if None)."""
+        with self._lock:
+            self._generation += 1
+            if user_ids is None:
+                self._entries.clear()
+            else:
+                for user_id in user_ids:
+                    self._entries.pop(user_id, None)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+
+_CACHES: weakref.WeakSet[PrincipalCache] = weakref.WeakSet()
+_STAFF_CHANGES = "palmvein.http.auth.staff_changes"  # Session.info key: ids changed (None: all)
+
+
+def invalidate_staff(user_ids: Iterable[int] | None = None) -> None:
+    """Forget cached standing of those staff users (all if None) in every cache of this process."""
+    ids = None if user_ids is None else frozenset(user_ids)
+    for cache in list(_CACHES):
+        cache.invalidate(ids)
+
+
+def _note_staff_changes(session: Session, ids: set[int] | None) -> None:
+    noted = session.info.get(_STAFF_CHANGES, set())
+    session.info[_STAFF_CHANGES] = None if noted is None or ids is None else noted | ids
+
+
+@event.listens_for(Session, "after_flush")
+def _staff_flushed(session: Session, flush_context: UOWTransaction) -> None:
+    ids: set[int] = set()
+    for instance in (*session.new, *session.dirty, *session.deleted):
+        if isinstance(instance, StaffUser) and instance.id is not None:
+            ids.add(instance.id)
+        elif isinstance(instance, StaffUserRole) and instance.user_id is not None:
+            ids.add(instance.user_id)
+    if ids:
+        _note_staff_changes(session, ids)
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _staff_bulk_change(state: ORMExecuteState) -> None:
+    # UPDATE/DELETE statements on the staff tables (not row by row through the unit of work).
+    if (
+        (state.is_update or state.is_delete)
+        and state.bind_mapper is not None
+        and (state.bind_mapper.class_ in (StaffUser, StaffUserRole))
+    ):
+        _note_staff_changes(state.session, None)
+
+
+@event.listens_for(Session, "after_commit")
+def _staff_committed(session: Session) -> None:
+    if _STAFF_CHANGES in session.info:
+        invalidate_staff(session.info.pop(_STAFF_CHANGES))
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _staff_rolled_back(session: Session, previous_transaction: Any) -> None:
+    session.info.pop(_STAFF_CHANGES, None)
+
+
+_users, _roles = StaffUser.__table__, StaffUserRole.__table__
+# One round trip for the user and its roles (LEFT JOIN: a user without roles still answers).
+_STANDING = (
+    select(_users.c.username, _users.c.is_active, _roles.c.role)
+    .select_from(_users.outerjoin(_roles, _roles.c.user_id == _users.c.id))
+    .where(_users.c.id == bindparam("user_id"))
+)
+
+
+def load_standing(session: Session, user_id: int) -> StaffStanding | None:
+    """The user's username and roles, or None if there is no such user or it is disabled."""
+    rows = session.connection().execute(_STANDING, {"user_id": user_id}).all()
+    if not rows or not rows[0].is_active:
+        return None
+    roles = frozenset(Role(row.role) for row in rows if row.role is not None)
+    return StaffStanding(username=rows[0].username, roles=roles)
+
+
+@dataclass(frozen=True, slots=True)
+class _Credentials:
+    user_id: int
+    via: str
+    session_token_id: str | None
+
+
+def _verify_credentials(request: Request) -> _Credentials:
+    """Check the bearer token or session cookie (and CSRF); no database involved."""
     settings = app_settings(request)
     now = app_clock(request)()
     secret = settings.secret_key.get_secret_value()
     token = _bearer_token(request)
-    session_token_id: str | None = None
     if token is not None:
         claims = read_token(secret, token, kind=TokenKind.ACCESS, now=now)
-        via = "bearer"
-    else:
-        cookie = request.cookies.get(SESSION_COOKIE)
-        if not cookie:
-            raise AuthenticationFailed("sign in first: send a bearer token or a session cookie")
-        claims = read_token(secret, cookie, kind=TokenKind.SESSION, now=now)
-        via = "session"
-        session_token_id = claims.token_id
-        if request.method not in _SAFE_METHODS and not csrf_matches(
-            secret, claims.token_id, request.headers.get(CSRF_HEADER)
-        ):
-            raise PermissionDenied(
-                f"missing or wrong {CSRF_HEADER} header for a cookie-authenticated request"
-            )
-    user = session.get(StaffUser, claims.user_id)
-    if user is None or not user.is_active:
+        return _Credentials(claims.user_id, "bearer", None)
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        raise AuthenticationFailed("sign in first: send a bearer token or a session cookie")
+    claims = read_token(secret, cookie, kind=TokenKind.SESSION, now=now)
+    if request.method not in _SAFE_METHODS and not csrf_matches(
+        secret, claims.token_id, request.headers.get(CSRF_HEADER)
+    ):
+        raise PermissionDenied(
+            f"missing or wrong {CSRF_HEADER} header for a cookie-authenticated request"
+        )
+    return _Credentials(claims.user_id, "session", claims.token_id)
+
+
+def _principal(credentials: _Credentials, standing: StaffStanding | None) -> Principal:
+    if standing is None:
         raise AuthenticationFailed("the account behind this token no longer exists or is disabled")
     return Principal(
-        user_id=user.id,
-        username=user.username,
-        roles=user.roles,
-        via=via,
-        session_token_id=session_token_id,
+        user_id=credentials.user_id,
+        username=standing.username,
+        roles=standing.roles,
+        via=credentials.via,
+        session_token_id=credentials.session_token_id,
     )
+
+
+def principal_cache(request: Request) -> PrincipalCache:
+    cache: PrincipalCache | None = getattr(request.app.state, "principal_cache", None)
+    if cache is None:
+        cache = request.app.state.principal_cache = PrincipalCache()
+    return cache
+
+
+def _lookup(cache: PrincipalCache, session: Session, user_id: int) -> StaffStanding | None:
+    began = cache.generation()
+    standing = load_standing(session, user_id)
+    if standing is not None:
+        cache.put(user_id, standing, began)
+    return standing
+
+
+def authenticate_request(request: Request, session: Session) -> Principal:
+    """The caller, checked against the database or the process's recent answer (blocking)."""
+    credentials = _verify_credentials(request)
+    cache = principal_cache(request)
+    standing = cache.get(credentials.user_id)
+    if standing is None:
+        standing = _lookup(cache, session, credentials.user_id)
+    return _principal(credentials, standing)
 
 
 # Only documents the scheme in OpenAPI (the "Authorize" button of /docs signs in through
@@ -143,13 +347,20 @@ class RoleGuard:
             raise ValueError("a protected route must allow at least one role")
         self.roles = roles
 
-    def __call__(
+    async def __call__(
         self,
         request: Request,
         session: DbSession,
         _documented: Annotated[str | None, Depends(_OPENAPI_BEARER)] = None,
     ) -> Principal:
-        principal = authenticate_request(request, session)
+        # On the event loop: the token check is CPU only, and a cached standing needs no query;
+        # only a lookup goes to a worker thread.
+        credentials = _verify_credentials(request)
+        cache = principal_cache(request)
+        standing = cache.get(credentials.user_id)
+        if standing is None:
+            standing = await run_in_threadpool(_lookup, cache, session, credentials.user_id)
+        principal = _principal(credentials, standing)
         if principal.roles.isdisjoint(self.roles):
             allowed = ", ".join(sorted(r.value for r in self.roles))
             raise PermissionDenied(f"this action needs one of the roles: {allowed}")

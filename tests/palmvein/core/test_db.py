@@ -95,3 +95,47 @@ def test_database_errors_never_show_the_values_involved(db: Session) -> None:
         db.flush()
     assert "secret-digest" not in str(raised.value)
     assert "hidden due to hide_parameters" in str(raised.value)
+
+
+def _backend_pid(engine: Engine) -> int:
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
+
+
+def test_an_idle_pooled_connection_the_server_closed_is_replaced_before_use(
+    db_url: str, db_backend: str
+) -> None:
+    if db_backend != "postgresql":
+        pytest.skip("SQLite has no server to drop the connection")
+    engine = create_db_engine(db_url, ping_after_idle=0.0)
+    other = create_db_engine(db_url)
+    try:
+        first = _backend_pid(engine)  # now idle in the pool
+        with other.connect() as connection:  # a server restart or firewall would do the same
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": first})
+        assert _backend_pid(engine) != first  # pinged, found dead, replaced: no error
+    finally:
+        engine.dispose()
+        other.dispose()
+
+
+def test_a_connection_returned_moments_ago_is_not_pinged_again(
+    db_url: str, db_backend: str
+) -> None:
+    if db_backend != "postgresql":
+        pytest.skip("pings are for server connections")
+    engine = create_db_engine(db_url, ping_after_idle=3600.0)
+    pings: list[object] = []
+    original = engine.dialect.do_ping
+    engine.dialect.do_ping = lambda dbapi_connection: (
+        pings.append(1)
+        or original(  # type: ignore[method-assign]
+            dbapi_connection
+        )
+    )
+    try:
+        for _ in range(3):
+            _backend_pid(engine)
+        assert pings == []
+    finally:
+        engine.dispose()

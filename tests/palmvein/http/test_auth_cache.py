@@ -1,0 +1,153 @@
+"""A staff user's standing (active, roles) is reused for a few seconds per process, never longer.
+
+Changes made through the ORM in this process take effect on the next request; changes made
+elsewhere (another API worker, the CLI, raw SQL) at the latest when the cached entry expires.
+"""
+
+from collections.abc import Callable
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, delete, text, update
+
+from palmvein.core.security.roles import Role
+from palmvein.core.security.users import StaffUser, StaffUserRole, get_user
+from palmvein.http.auth import PRINCIPAL_CACHE_SECONDS, PrincipalCache, StaffStanding
+
+
+class Ticks:
+    """A monotonic clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _cache(app: FastAPI) -> tuple[PrincipalCache, Ticks]:
+    ticks = Ticks()
+    app.state.principal_cache = cache = PrincipalCache(clock=ticks)
+    return cache, ticks
+
+
+def _me(client: TestClient, headers: dict[str, str]) -> int:
+    return client.get("/auth/me", headers=headers).status_code
+
+
+def test_a_user_disabled_through_the_orm_is_refused_on_the_next_request(
+    app: FastAPI,
+    client: TestClient,
+    make_staff: Callable[..., int],
+    bearer: Callable[[int], dict[str, str]],
+    session_factory,
+) -> None:
+    cache, _ = _cache(app)
+    omar = make_staff("omar", Role.PAYROLL_APPROVER)
+    assert _me(client, bearer(omar)) == 200
+    assert len(cache) == 1  # the standing is now cached
+    with session_factory.begin() as session:
+        get_user(session, omar).is_active = False
+    assert _me(client, bearer(omar)) == 401
+
+
+def test_a_removed_role_is_gone_on_the_next_request(
+    app: FastAPI,
+    client: TestClient,
+    make_staff: Callable[..., int],
+    bearer: Callable[[int], dict[str, str]],
+    session_factory,
+) -> None:
+    _cache(app)
+    auditor = make_staff("hassan", Role.AUDITOR, Role.HR_CLERK)
+    assert client.get("/audit/entries", headers=bearer(auditor)).status_code == 200
+    with session_factory.begin() as session:
+        # A bulk DELETE, not row by row through the unit of work: noticed all the same.
+        session.execute(
+            delete(StaffUserRole).where(
+                StaffUserRole.user_id == auditor, StaffUserRole.role == Role.AUDITOR.value
+            )
+        )
+    assert client.get("/audit/entries", headers=bearer(auditor)).status_code == 403
+
+
+def test_a_change_made_by_another_process_holds_at_most_the_cache_lifetime(
+    app: FastAPI,
+    client: TestClient,
+    make_staff: Callable[..., int],
+    bearer: Callable[[int], dict[str, str]],
+    db_engine: Engine,
+) -> None:
+    _, ticks = _cache(app)
+    omar = make_staff("omar", Role.PAYROLL_APPROVER)
+    assert _me(client, bearer(omar)) == 200
+    # Plain SQL on a connection of its own: what another worker or the CLI would do.
+    with db_engine.begin() as connection:
+        connection.execute(
+            text("UPDATE staff_users SET is_active = :off WHERE id = :id"),
+            {"off": False, "id": omar},
+        )
+    ticks.now += PRINCIPAL_CACHE_SECONDS - 0.5
+    assert _me(client, bearer(omar)) == 200  # this process has not seen the change yet
+    ticks.now += 0.5
+    assert _me(client, bearer(omar)) == 401
+
+
+def test_a_bulk_update_through_a_session_empties_the_cache(
+    app: FastAPI,
+    client: TestClient,
+    make_staff: Callable[..., int],
+    bearer: Callable[[int], dict[str, str]],
+    session_factory,
+) -> None:
+    cache, _ = _cache(app)
+    omar = make_staff("omar", Role.PAYROLL_APPROVER)
+    assert _me(client, bearer(omar)) == 200
+    with session_factory.begin() as session:
+        session.execute(update(StaffUser).where(StaffUser.id == omar).values(is_active=False))
+    assert len(cache) == 0
+    assert _me(client, bearer(omar)) == 401
+
+
+def test_a_change_rolled_back_keeps_the_cache(
+    app: FastAPI,
+    client: TestClient,
+    make_staff: Callable[..., int],
+    bearer: Callable[[int], dict[str, str]],
+    session_factory,
+) -> None:
+    cache, _ = _cache(app)
+    omar = make_staff("omar", Role.PAYROLL_APPROVER)
+    assert _me(client, bearer(omar)) == 200
+    with session_factory() as session:
+        get_user(session, omar).is_active = False
+        session.flush()
+        session.rollback()
+    assert len(cache) == 1
+    assert _me(client, bearer(omar)) == 200
+
+
+def test_a_lookup_that_raced_with_a_change_is_not_kept() -> None:
+    cache = PrincipalCache(clock=Ticks())
+    began = cache.generation()  # the lookup starts, reads the user ...
+    cache.invalidate([7])  # ... while a change to that user commits
+    cache.put(7, StaffStanding("omar", frozenset({Role.AUDITOR})), began)
+    assert cache.get(7) is None
+
+
+def test_an_entry_expires_counted_from_before_its_lookup() -> None:
+    ticks = Ticks()
+    cache = PrincipalCache(ttl=5.0, clock=ticks)
+    began = cache.generation()
+    ticks.now += 2.0  # a slow query
+    cache.put(7, StaffStanding("omar", frozenset()), began)
+    ticks.now += 2.9
+    assert cache.get(7) is not None
+    ticks.now += 0.1
+    assert cache.get(7) is None
+
+
+def test_ttl_zero_caches_nothing() -> None:
+    cache = PrincipalCache(ttl=0, clock=Ticks())
+    cache.put(7, StaffStanding("omar", frozenset()), cache.generation())
+    assert cache.get(7) is None and len(cache) == 0

@@ -11,7 +11,7 @@ def nearest(
     docstring); returns how many were written to ``slots``."""
 
 def kernel() -> str:
-    """Name of the scan kernel in use: 'generic', 'popcnt' or 'avx512-vpopcntdq'."""
+    """Name of the scan kernel in use: 'generic', 'popcnt', 'avx2' or 'avx512-vpopcntdq'."""
 
 def set_kernel(name: str, /) -> None:
     """Choose the scan kernel; ValueError if this CPU lacks it."""

@@ -21,7 +21,7 @@ def _available(kernel: str) -> bool:
     return True
 
 
-KERNELS = [k for k in ("generic", "popcnt", "avx512-vpopcntdq") if _available(k)]
+KERNELS = [k for k in ("generic", "popcnt", "avx2", "avx512-vpopcntdq") if _available(k)]
 
 
 @pytest.fixture(params=KERNELS)

@@ -103,6 +103,13 @@ def result_table(r: dict[str, Any]) -> Table:
         f"{tt['hits']}/{tt['probes']} = {tt['rate']:.2%} "
         f"(exhaustive: {rec['exhaustive_true_top1']}/{rec['probes']})",
     )
+    if "index_lost" in tt:
+        table.add_row(
+            "Probes whose true palm scores above the index's answer",
+            f"{tt['index_lost']}/{tt['probes']} (recall at most "
+            f"{1 - tt['index_lost'] / tt['probes']:.2%}); exact comparison prefers an impostor "
+            f"for {tt['exact_prefers_impostor']}",
+        )
     m = r["machine"]
     table.add_row(
         "Machine",

@@ -107,8 +107,9 @@ def result_table(r: dict[str, Any]) -> Table:
         table.add_row(
             "Probes whose true palm scores above the index's answer",
             f"{tt['index_lost']}/{tt['probes']} (recall at most "
-            f"{1 - tt['index_lost'] / tt['probes']:.2%}); exact comparison prefers an impostor "
-            f"for {tt['exact_prefers_impostor']}",
+            f"{1 - tt['index_lost'] / tt['probes']:.2%}); of them at or above the match "
+            f"threshold: {tt.get('index_lost_above_threshold', '-')}; exact comparison prefers "
+            f"an impostor for {tt['exact_prefers_impostor']}",
         )
     m = r["machine"]
     table.add_row(

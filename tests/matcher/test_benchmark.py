@@ -16,6 +16,7 @@ def test_a_small_benchmark_accounts_for_every_probe() -> None:
     top1 = result["true_subject_top1"]
     # Every probe is a hit, a palm the index lost, or one exact comparison itself gets wrong.
     assert top1["hits"] + top1["index_lost"] + top1["exact_prefers_impostor"] == probes
+    assert 0 <= top1["index_lost_above_threshold"] <= top1["index_lost"]
     assert result["kernel"] == _hamming.kernel()
     recall = result["recall_vs_exhaustive"]
     assert recall["probes"] == 1  # a zero budget still runs one exhaustive search

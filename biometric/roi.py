@@ -37,7 +37,8 @@ MIN_COVERAGE = 0.97
 #: middle-ring, the other outer gap being closed), not the outer pair.
 MIN_CONTACT_SPAN = 0.6
 #: A second-choice valley pair (pegged palms, see :func:`palm_roi`) gets no
-#: benefit of the doubt: its ROI must lie wholly on the hand.
+#: benefit of the doubt: its ROI must lie wholly on the hand. A pegged first
+#: choice below it is only the last resort after the fallbacks.
 FALLBACK_COVERAGE = 0.999
 
 
@@ -96,8 +97,11 @@ def palm_roi(image: npt.NDArray[np.uint8], size: int = ROI_SIZE) -> PalmRoi:
     first puts the ROI off the hand; a second segmentation with a lower
     threshold; and, when one outer finger gap is closed, the valley line
     placed from the open gap, the device's valley spacing and axis
-    (:func:`biometric.keypoints.one_valley_geometry`). Whole hands get none of
-    these: a wrong or cut-off one is refused.
+    (:func:`biometric.keypoints.one_valley_geometry`). A pegged palm's first
+    choice whose ROI lies partly off the hand (less than ``FALLBACK_COVERAGE``)
+    goes through the same fallbacks and is kept only when none of them gives
+    an ROI wholly on the hand. Whole hands get none of these: a wrong or
+    cut-off one is refused, one partly off the hand is kept.
 
     Parameters
     ----------
@@ -134,34 +138,48 @@ def palm_roi(image: npt.NDArray[np.uint8], size: int = ROI_SIZE) -> PalmRoi:
     failure: RoiError | None = None
     unpaired: list[npt.NDArray[np.bool_]] = []
     cut_off = False
+    # A pegged palm's first choice that lies partly off the hand: kept only if
+    # no fallback gives an ROI wholly on it.
+    last_resort: PalmRoi | None = None
     # Fingers lit much less than the palm (pegged devices) fall below the first
     # threshold and take their valleys with them: a second look with a lower one
     # (4 grey-level classes) comes before asking for a recapture.
     for classes in (3, 4):
+        # After a first choice off the hand, or partly off a pegged palm, every
+        # further ROI must lie wholly on the hand.
+        strict = cut_off or last_resort is not None
         try:
             mask = segment_hand(image, classes=classes)
         except BiometricError:
-            if failure is None:
+            if failure is None and last_resort is None:
                 raise
             break
         try:
             geometry = finger_valleys(mask)
         except RoiError as exc:
             if failure is None:
-                if not set(exc.reasons) & {"no_valleys", "implausible_valleys"}:
+                if last_resort is None and not set(exc.reasons) & {
+                    "no_valleys",
+                    "implausible_valleys",
+                }:
                     raise
                 failure = exc
             unpaired.append(mask)
             continue
-        if cut_off and not geometry.contact:
+        if strict and not geometry.contact:
             # A whole hand cut by the frame edge stays refused: a second look
             # after a cut-off ROI only helps a pegged palm (the first threshold
             # lost the dim device edge or finger stubs along the border).
             break
         try:
             roi = roi_from_geometry(image, mask, geometry, size)
-            if not cut_off or float(roi.valid.mean()) >= FALLBACK_COVERAGE:
+            if float(roi.valid.mean()) >= FALLBACK_COVERAGE or not (strict or geometry.contact):
                 return roi
+            if not strict:
+                # A pegged palm's ROI partly off the hand is most often a wrong
+                # valley pair that still passed the checks: the fallbacks below
+                # come first, this ROI is the last resort.
+                last_resort = roi
         except RoiError as exc:
             # The ROI stage got further than a valley search: its reason is the one to tell.
             if failure is None or "palm_cut_off" not in failure.reasons:
@@ -186,6 +204,8 @@ def palm_roi(image: npt.NDArray[np.uint8], size: int = ROI_SIZE) -> PalmRoi:
             inferred = _fallback_roi(image, mask, geometry, size)
             if inferred is not None:
                 return inferred
+    if last_resort is not None:
+        return last_resort
     assert failure is not None
     raise failure
 

@@ -112,3 +112,122 @@ def test_a_whole_hand_gets_no_second_valley_choice(
         with pytest.raises(RoiError) as err:
             palm_roi(cap.image)
         assert err.value.reasons == ("palm_cut_off",)
+
+
+def _partly_off_the_hand(
+    image: npt.NDArray[np.uint8], geometry: PalmGeometry
+) -> npt.NDArray[np.float64] | None:
+    """The valleys moved towards the fingers until the ROI is 0.3-3 % off the hand (or None)."""
+    mask = segment_hand(image)
+    fingers = np.array([0.0, -1.0])  # finger_edge="left"
+    for step in range(2, 40):
+        moved = geometry.valleys + step * fingers
+        try:
+            roi = roi_module.roi_from_geometry(image, mask, replace(geometry, valleys=moved))
+        except RoiError:
+            return None
+        if 0.97 <= float(roi.valid.mean()) < 0.997:
+            return moved
+    return None
+
+
+def _first_choice_partly_off(monkeypatch: pytest.MonkeyPatch, *, alternatives: bool) -> None:
+    """Make the first valley choice put the ROI 0.3-3 % off the hand."""
+    original = roi_module.finger_valleys
+
+    def partly_off(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
+        geometry = original(mask)
+        image = (mask * 200).astype(np.uint8)  # only the mask matters for coverage
+        moved = _partly_off_the_hand(image, geometry)
+        assert moved is not None
+        rest = (geometry.valleys, *geometry.alternatives) if alternatives else ()
+        return replace(geometry, valleys=moved, alternatives=rest)
+
+    monkeypatch.setattr(roi_module, "finger_valleys", partly_off)
+
+
+def test_a_pegged_roi_partly_off_the_hand_yields_to_the_next_valley_choice(
+    pegged_captures: list[SimulatedCapture], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    caps = pegged_captures[:4]
+    intact = [palm_roi(cap.image) for cap in caps]
+    _first_choice_partly_off(monkeypatch, alternatives=True)
+    for cap, expected in zip(caps, intact, strict=True):
+        roi = palm_roi(cap.image)
+        assert np.array_equal(roi.image, expected.image)
+        assert roi.valid.all()
+
+
+def test_a_pegged_roi_partly_off_the_hand_yields_to_the_one_gap_roi(
+    pegged_captures: list[SimulatedCapture], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[int] = []
+    original = roi_module.one_valley_geometry
+
+    def counted(mask: npt.NDArray[np.bool_], span: float) -> list[PalmGeometry]:
+        calls.append(1)
+        return original(mask, span)
+
+    monkeypatch.setattr(roi_module, "one_valley_geometry", counted)
+    _first_choice_partly_off(monkeypatch, alternatives=False)
+    for cap in pegged_captures[:4]:
+        calls.clear()
+        roi = palm_roi(cap.image)
+        assert calls, "the one-gap fallback was not tried"
+        # The inferred pair: the open gap and the device's valley spacing; wholly on the hand.
+        span = float(np.linalg.norm(roi.valleys[-1] - roi.valleys[0]))
+        assert span == pytest.approx(device_span(cap.image.shape), rel=1e-6)
+        assert roi.valid.all()
+
+
+def test_a_pegged_roi_partly_off_the_hand_is_the_last_resort(
+    pegged_captures: list[SimulatedCapture], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(roi_module, "one_valley_geometry", lambda mask, span: [])
+    _first_choice_partly_off(monkeypatch, alternatives=False)
+    for cap in pegged_captures[:4]:
+        mask = segment_hand(cap.image)
+        first = roi_module.finger_valleys(mask)
+        expected = roi_module.roi_from_geometry(cap.image, mask, first)
+        assert 0.97 <= float(expected.valid.mean()) < 0.997
+        # No fallback gives an ROI wholly on the hand: the first choice is kept, not refused.
+        roi = palm_roi(cap.image)
+        assert np.array_equal(roi.image, expected.image)
+        assert np.array_equal(roi.valleys, expected.valleys)
+
+
+def test_a_whole_hand_roi_partly_off_the_hand_is_kept(
+    captures: list[SimulatedCapture], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = 0
+    for cap in captures[:4]:
+        mask = segment_hand(cap.image)
+        geometry = finger_valleys(mask)
+        # Slide the valley line along itself until the ROI is partly off the hand.
+        u = geometry.valleys[-1] - geometry.valleys[0]
+        u /= np.linalg.norm(u)
+        for step in range(2, 120, 2):
+            moved = replace(geometry, valleys=geometry.valleys + step * u)
+            try:
+                roi = roi_module.roi_from_geometry(cap.image, mask, moved)
+            except RoiError:
+                break
+            if float(roi.valid.mean()) < 0.997:
+                break
+        else:
+            continue
+        if not 0.97 <= float(roi.valid.mean()) < 0.997:
+            continue
+        with monkeypatch.context() as patch:
+            patch.setattr(
+                roi_module,
+                "finger_valleys",
+                lambda _mask, moved=moved, right=geometry.valleys: replace(
+                    moved, alternatives=(right,)
+                ),
+            )
+            got = palm_roi(cap.image)
+        # Whole hands have no fallbacks: the first choice stands.
+        assert np.array_equal(got.image, roi.image)
+        kept += 1
+    assert kept >= 2

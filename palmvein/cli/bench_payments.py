@@ -57,8 +57,8 @@ def scratch_database(server_url: str) -> Iterator[str]:
 
 
 @contextmanager
-def api_server(database_url: str) -> Iterator[tuple[int, Any]]:
-    """The palmvein API on a free local port, in this process; yields (port, settings)."""
+def api_server(database_url: str) -> Iterator[tuple[int, Any, int | None]]:
+    """The palmvein API on a free local port, in this process; yields (port, settings, None)."""
     import socket
 
     import uvicorn
@@ -82,16 +82,19 @@ def api_server(database_url: str) -> Iterator[tuple[int, Any]]:
                 raise CliError("the API server did not start", code=ExitCode.FAILURE)
             time.sleep(0.05)
         try:
-            yield port, settings
+            yield port, settings, None
         finally:
             server.should_exit = True
             thread.join(timeout=10)
 
 
 @contextmanager
-def api_processes_server(database_url: str, processes: int) -> Iterator[tuple[int, Any]]:
+def api_processes_server(
+    database_url: str, processes: int
+) -> Iterator[tuple[int, Any, int | None]]:
     """The palmvein API as a deployment runs it: ``uvicorn --workers N`` in its own processes
-    (no GIL shared with the client threads); yields (port, settings with its secret key)."""
+    (no GIL shared with the client threads); yields (port, settings with its secret key, the
+    server's process id)."""
     import secrets
     import socket
     import subprocess
@@ -124,7 +127,7 @@ def api_processes_server(database_url: str, processes: int) -> Iterator[tuple[in
                     break
             except OSError:
                 time.sleep(0.1)
-        yield port, settings
+        yield port, settings, server.pid
     finally:
         server.terminate()
         try:
@@ -132,6 +135,66 @@ def api_processes_server(database_url: str, processes: int) -> Iterator[tuple[in
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def _proc_cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of one process so far (Linux /proc), None if unreadable."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    # After the command name: state is field 3, utime 14 and stime 15 (proc(5)).
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children(pid: int) -> list[int]:
+    found: list[int] = []
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return found
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", encoding="ascii") as f:
+                parent = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        if parent == pid:
+            found.append(int(entry))
+    return found
+
+
+def _tree_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds of ``pid`` and its children (uvicorn's supervisor and workers)."""
+    out: dict[int, float] = {}
+    for p in [pid, *_children(pid)]:
+        cpu = _proc_cpu_seconds(p)
+        if cpu is not None:
+            out[p] = cpu
+    return out
+
+
+def _backend_cpu(engine: Engine, database: str) -> dict[int, float]:
+    """CPU seconds of the PostgreSQL backends connected to ``database`` (same machine only)."""
+    with engine.connect() as connection:
+        pids = connection.execute(
+            text("SELECT pid FROM pg_stat_activity WHERE datname = :d AND pid <> pg_backend_pid()"),
+            {"d": database},
+        ).scalars().all()
+    out: dict[int, float] = {}
+    for p in pids:
+        cpu = _proc_cpu_seconds(int(p))
+        if cpu is not None:
+            out[int(p)] = cpu
+    return out
+
+
+def _spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU used between two readings; processes that appeared in between count in full."""
+    return sum(cpu - before.get(pid, 0.0) for pid, cpu in after.items())
 
 
 @contextmanager
@@ -213,7 +276,7 @@ def http_transfers(
         else api_server(database_url)
     )
     name = f"HTTP p2p transfer, {api_processes} API proc." if api_processes else "HTTP p2p transfer"
-    with server as (port, settings):
+    with server as (port, settings, server_pid):
         headers = {
             "Authorization": f"Bearer {_bearer(engine, settings)}",
             "Content-Type": "application/json",
@@ -238,7 +301,25 @@ def http_transfers(
             if response.status != 201:
                 raise RuntimeError(f"HTTP {response.status}: {payload[:200]!r}")
 
-        return measure(name, operations, workers, transfer)
+        # CPU per transfer, which the machine's other load inflates far less than the rate:
+        # this process (the client threads, and the server too when it runs in here), the
+        # server's processes and the database backends serving it.
+        database = make_url(database_url).database or ""
+        client0, backends0 = time.process_time(), _backend_cpu(engine, database)
+        server0 = _tree_cpu(server_pid) if server_pid else {}
+        timing = measure(name, operations, workers, transfer)
+        client = time.process_time() - client0
+        backends = _spent(backends0, _backend_cpu(engine, database))
+        server_cpu = _spent(server0, _tree_cpu(server_pid)) if server_pid else None
+    per_op = 1000 / max(timing.count, 1)
+    cpu = {
+        "bench_process_cpu_ms_per_op": round(client * per_op, 3),
+        "server_processes_cpu_ms_per_op": (
+            round(server_cpu * per_op, 3) if server_cpu is not None else None
+        ),
+        "postgres_cpu_ms_per_op": round(backends * per_op, 3),
+    }
+    return timing, cpu
 
 
 @bench_app.command("payments")
@@ -274,12 +355,17 @@ def payments_command(
             console.print(f"[dim]service layer: {operations} operations x 3, {workers} threads[/]")
             timings = run(engine, operations=operations, workers=workers, seed=seed)
             console.print("[dim]HTTP API on a live uvicorn server[/]")
-            timings.append(http_transfers(engine, url, operations, workers, seed))
+            cpu: dict[str, dict[str, float | None]] = {}
+            timing, cpu_use = http_transfers(engine, url, operations, workers, seed)
+            timings.append(timing)
+            cpu[timing.name] = cpu_use
             if api_processes:
                 console.print(f"[dim]HTTP API in {api_processes} uvicorn worker process(es)[/]")
-                timings.append(
-                    http_transfers(engine, url, operations, workers, seed, api_processes)
+                timing, cpu_use = http_transfers(
+                    engine, url, operations, workers, seed, api_processes
                 )
+                timings.append(timing)
+                cpu[timing.name] = cpu_use
         finally:
             engine.dispose()
     baseline = timings[0].per_second
@@ -291,6 +377,7 @@ def payments_command(
             "p50_ms": round(t.p50_ms, 2),
             "p99_ms": round(t.p99_ms, 2),
             "vs_baseline": round(t.per_second / baseline, 3) if baseline else None,
+            **cpu.get(t.name, {}),
         }
         for t in timings
     ]
@@ -316,3 +403,12 @@ def payments_command(
         f"{os.getloadavg()[0]:.2f}; target: 500 transfers/s"
     )
     Console().print(table)
+    for r in rows:
+        if "postgres_cpu_ms_per_op" in r:
+            server_cpu = r["server_processes_cpu_ms_per_op"]
+            Console().print(
+                f"{r['name']}: CPU per transfer: bench process {r['bench_process_cpu_ms_per_op']} "
+                f"ms{'' if server_cpu is None else f', API processes {server_cpu} ms'}, "
+                f"PostgreSQL backends {r['postgres_cpu_ms_per_op']} ms",
+                highlight=False,
+            )

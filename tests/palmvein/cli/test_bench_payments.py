@@ -67,3 +67,8 @@ def test_bench_payments_can_also_time_an_api_in_its_own_processes(
     rows = figures["results"]
     assert [r["name"] for r in rows][-2:] == ["HTTP p2p transfer", "HTTP p2p transfer, 1 API proc."]
     assert rows[-1]["operations"] == 10 and rows[-1]["per_second"] > 0
+    # CPU per transfer of each party: the API's own processes and the database did work.
+    assert rows[-1]["server_processes_cpu_ms_per_op"] > 0
+    assert rows[-1]["postgres_cpu_ms_per_op"] > 0
+    assert rows[-1]["bench_process_cpu_ms_per_op"] > 0
+    assert rows[-2]["server_processes_cpu_ms_per_op"] is None  # in-process: one process

@@ -74,6 +74,20 @@ scan_popcnt(const uint64_t *codes, const uint8_t *live, const uint64_t *probes, 
     }
 }
 
+/* The distances of codes i .. i+7, kept for the live ones and counted in the histogram. */
+static inline __attribute__((always_inline)) void
+record8(const uint8_t *live, Py_ssize_t i, const uint32_t d[8], uint16_t *dist, uint32_t *hist)
+{
+    for (int j = 0; j < 8; j++) {
+        if (live[i + j]) {
+            dist[i + j] = (uint16_t)d[j];
+            hist[d[j]]++;
+        } else {
+            dist[i + j] = NO_DISTANCE;
+        }
+    }
+}
+
 /* 64-byte codes, eight at a time: lane j of the result is popcount(code_j ^ probe). */
 __attribute__((target("avx512f,avx512vpopcntdq")))
 static inline __m512i
@@ -112,16 +126,9 @@ scan64_avx512(const uint64_t *codes, const uint8_t *live, const uint64_t *probes
         for (int a = 1; a < n_variants; a++) {
             best = _mm512_min_epu64(best, distances8(x, q[a]));
         }
-        uint64_t d[8];
-        _mm512_storeu_si512((void *)d, best);
-        for (int j = 0; j < 8; j++) {
-            if (live[i + j]) {
-                dist[i + j] = (uint16_t)d[j];
-                hist[d[j]]++;
-            } else {
-                dist[i + j] = NO_DISTANCE;
-            }
-        }
+        uint32_t d[8];
+        _mm256_storeu_si256((__m256i *)d, _mm512_cvtepi64_epi32(best));
+        record8(live, i, d, dist, hist);
     }
     scan_popcnt(codes, live, probes, n_variants, 8, i, stop, dist, hist);
 }
@@ -186,14 +193,7 @@ scan64_avx2(const uint64_t *codes, const uint8_t *live, const uint64_t *probes, 
         }
         uint32_t d[8];
         _mm256_storeu_si256((__m256i *)d, best);
-        for (int j = 0; j < 8; j++) {
-            if (live[i + j]) {
-                dist[i + j] = (uint16_t)d[j];
-                hist[d[j]]++;
-            } else {
-                dist[i + j] = NO_DISTANCE;
-            }
-        }
+        record8(live, i, d, dist, hist);
     }
     scan_popcnt(codes, live, probes, n_variants, 8, i, stop, dist, hist);
 }

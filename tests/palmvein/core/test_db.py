@@ -102,11 +102,18 @@ def _backend_pid(engine: Engine) -> int:
         return int(connection.execute(text("SELECT pg_backend_pid()")).scalar_one())
 
 
-def test_an_idle_pooled_connection_the_server_closed_is_replaced_before_use(
-    db_url: str, db_backend: str
-) -> None:
+@pytest.fixture
+def server_url(db_url: str, db_backend: str) -> str:
+    """A PostgreSQL database's URL (pings are for server connections: SQLite has none)."""
     if db_backend != "postgresql":
-        pytest.skip("SQLite has no server to drop the connection")
+        pytest.skip("SQLite has no server connection to ping")
+    return db_url
+
+
+def test_an_idle_pooled_connection_the_server_closed_is_replaced_before_use(
+    server_url: str,
+) -> None:
+    db_url = server_url
     engine = create_db_engine(db_url, ping_after_idle=0.0)
     other = create_db_engine(db_url)
     try:
@@ -119,12 +126,8 @@ def test_an_idle_pooled_connection_the_server_closed_is_replaced_before_use(
         other.dispose()
 
 
-def test_a_connection_returned_moments_ago_is_not_pinged_again(
-    db_url: str, db_backend: str
-) -> None:
-    if db_backend != "postgresql":
-        pytest.skip("pings are for server connections")
-    engine = create_db_engine(db_url, ping_after_idle=3600.0)
+def test_a_connection_returned_moments_ago_is_not_pinged_again(server_url: str) -> None:
+    engine = create_db_engine(server_url, ping_after_idle=3600.0)
     pings: list[object] = []
     original = engine.dialect.do_ping
     engine.dialect.do_ping = lambda dbapi_connection: (

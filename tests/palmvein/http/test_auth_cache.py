@@ -5,7 +5,9 @@ elsewhere (another API worker, the CLI, raw SQL) at the latest when the cached e
 """
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine, delete, text, update
@@ -35,20 +37,37 @@ def _me(client: TestClient, headers: dict[str, str]) -> int:
     return client.get("/auth/me", headers=headers).status_code
 
 
-def test_a_user_disabled_through_the_orm_is_refused_on_the_next_request(
+@dataclass
+class SignedIn:
+    """A payroll approver, Omar, whose standing the app has just cached."""
+
+    cache: PrincipalCache
+    ticks: Ticks
+    user_id: int
+    headers: dict[str, str]
+
+
+@pytest.fixture
+def omar(
     app: FastAPI,
     client: TestClient,
     make_staff: Callable[..., int],
     bearer: Callable[[int], dict[str, str]],
-    session_factory,
+) -> SignedIn:
+    cache, ticks = _cache(app)
+    user_id = make_staff("omar", Role.PAYROLL_APPROVER)
+    headers = bearer(user_id)
+    assert _me(client, headers) == 200
+    assert len(cache) == 1
+    return SignedIn(cache, ticks, user_id, headers)
+
+
+def test_a_user_disabled_through_the_orm_is_refused_on_the_next_request(
+    client: TestClient, omar: SignedIn, session_factory
 ) -> None:
-    cache, _ = _cache(app)
-    omar = make_staff("omar", Role.PAYROLL_APPROVER)
-    assert _me(client, bearer(omar)) == 200
-    assert len(cache) == 1  # the standing is now cached
     with session_factory.begin() as session:
-        get_user(session, omar).is_active = False
-    assert _me(client, bearer(omar)) == 401
+        get_user(session, omar.user_id).is_active = False
+    assert _me(client, omar.headers) == 401
 
 
 def test_a_removed_role_is_gone_on_the_next_request(
@@ -72,59 +91,40 @@ def test_a_removed_role_is_gone_on_the_next_request(
 
 
 def test_a_change_made_by_another_process_holds_at_most_the_cache_lifetime(
-    app: FastAPI,
-    client: TestClient,
-    make_staff: Callable[..., int],
-    bearer: Callable[[int], dict[str, str]],
-    db_engine: Engine,
+    client: TestClient, omar: SignedIn, db_engine: Engine
 ) -> None:
-    _, ticks = _cache(app)
-    omar = make_staff("omar", Role.PAYROLL_APPROVER)
-    assert _me(client, bearer(omar)) == 200
     # Plain SQL on a connection of its own: what another worker or the CLI would do.
     with db_engine.begin() as connection:
         connection.execute(
             text("UPDATE staff_users SET is_active = :off WHERE id = :id"),
-            {"off": False, "id": omar},
+            {"off": False, "id": omar.user_id},
         )
-    ticks.now += PRINCIPAL_CACHE_SECONDS - 0.5
-    assert _me(client, bearer(omar)) == 200  # this process has not seen the change yet
-    ticks.now += 0.5
-    assert _me(client, bearer(omar)) == 401
+    omar.ticks.now += PRINCIPAL_CACHE_SECONDS - 0.5
+    assert _me(client, omar.headers) == 200  # this process has not seen the change yet
+    omar.ticks.now += 0.5
+    assert _me(client, omar.headers) == 401
 
 
 def test_a_bulk_update_through_a_session_empties_the_cache(
-    app: FastAPI,
-    client: TestClient,
-    make_staff: Callable[..., int],
-    bearer: Callable[[int], dict[str, str]],
-    session_factory,
+    client: TestClient, omar: SignedIn, session_factory
 ) -> None:
-    cache, _ = _cache(app)
-    omar = make_staff("omar", Role.PAYROLL_APPROVER)
-    assert _me(client, bearer(omar)) == 200
     with session_factory.begin() as session:
-        session.execute(update(StaffUser).where(StaffUser.id == omar).values(is_active=False))
-    assert len(cache) == 0
-    assert _me(client, bearer(omar)) == 401
+        session.execute(
+            update(StaffUser).where(StaffUser.id == omar.user_id).values(is_active=False)
+        )
+    assert len(omar.cache) == 0
+    assert _me(client, omar.headers) == 401
 
 
 def test_a_change_rolled_back_keeps_the_cache(
-    app: FastAPI,
-    client: TestClient,
-    make_staff: Callable[..., int],
-    bearer: Callable[[int], dict[str, str]],
-    session_factory,
+    client: TestClient, omar: SignedIn, session_factory
 ) -> None:
-    cache, _ = _cache(app)
-    omar = make_staff("omar", Role.PAYROLL_APPROVER)
-    assert _me(client, bearer(omar)) == 200
     with session_factory() as session:
-        get_user(session, omar).is_active = False
+        get_user(session, omar.user_id).is_active = False
         session.flush()
         session.rollback()
-    assert len(cache) == 1
-    assert _me(client, bearer(omar)) == 200
+    assert len(omar.cache) == 1
+    assert _me(client, omar.headers) == 200
 
 
 def test_a_lookup_that_raced_with_a_change_is_not_kept() -> None:

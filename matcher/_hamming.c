@@ -16,6 +16,7 @@
 #include <Python.h>
 #include <stdint.h>
 #include <string.h>
+#include <math.h>
 
 #if defined(__GNUC__) && (defined(__x86_64__) || defined(__i386__))
 #include <immintrin.h>
@@ -370,6 +371,167 @@ fail_codes:
     return NULL;
 }
 
+/* ---- exact re-ranking: biometric.compare_many's scores, bit for bit ------------------------- */
+
+#define MAX_PLANES 16
+#define MAX_ROWS 64
+#define MAX_SHIFT_CELLS 8
+
+typedef uint32_t shifted_planes_t[MAX_PLANES][MAX_ROWS];
+typedef uint32_t shifted_mask_t[MAX_ROWS];
+
+/* Scores of g gallery templates against the probe's column shifts sp / sm (see compare_many).
+ * Inlined into a plain and a POPCNT build, picked at run time. */
+static inline __attribute__((always_inline)) void
+score_all(const shifted_planes_t *sp, const shifted_mask_t *sm, const uint32_t *planes,
+          const uint32_t *mask, Py_ssize_t g, Py_ssize_t n_planes, Py_ssize_t rows,
+          int max_shift, double reference, double *scores)
+{
+    const int shifts = 2 * max_shift + 1;
+    for (Py_ssize_t t = 0; t < g; t++) {
+        const uint32_t *tp = planes + t * n_planes * rows, *tm = mask + t * rows;
+        double best = INFINITY, best_n = 0.0;
+        /* Same order as biometric.compare_many: columns outer, rows inner; strict < keeps the
+         * first minimum. */
+        for (int s = 0; s < shifts; s++) {
+            for (int dr = -max_shift; dr <= max_shift; dr++) {
+                Py_ssize_t p0 = dr < 0 ? -dr : 0, g0 = dr > 0 ? dr : 0;
+                Py_ssize_t len = rows - (dr < 0 ? -dr : dr);
+                uint64_t n = 0, wrong = 0;
+                for (Py_ssize_t k = 0; k < len; k++) {
+                    uint32_t both = sm[s][p0 + k] & tm[g0 + k];
+                    n += (uint64_t)__builtin_popcount(both);
+                    for (Py_ssize_t p = 0; p < n_planes; p++) {
+                        wrong += (uint64_t)__builtin_popcount(
+                            (sp[s][p][p0 + k] ^ tp[p * rows + g0 + k]) & both);
+                    }
+                }
+                double nd = (double)n;
+                double hd = n > 0 ? (double)wrong / ((double)n_planes * nd) : 1.0;
+                if (hd < best) {
+                    best = hd;
+                    best_n = nd;
+                }
+            }
+        }
+        double fraction = best_n / reference;
+        double hd_norm = 0.5 - (0.5 - best) * sqrt(fraction < 1.0 ? fraction : 1.0);
+        double score = 1.0 - hd_norm;
+        scores[t] = score < 0.0 ? 0.0 : score > 1.0 ? 1.0 : score;
+    }
+}
+
+static void
+score_plain(const shifted_planes_t *sp, const shifted_mask_t *sm, const uint32_t *planes,
+            const uint32_t *mask, Py_ssize_t g, Py_ssize_t n_planes, Py_ssize_t rows,
+            int max_shift, double reference, double *scores)
+{
+    score_all(sp, sm, planes, mask, g, n_planes, rows, max_shift, reference, scores);
+}
+
+#ifdef HAVE_X86
+__attribute__((target("popcnt")))
+#endif
+static void
+score_popcnt(const shifted_planes_t *sp, const shifted_mask_t *sm, const uint32_t *planes,
+             const uint32_t *mask, Py_ssize_t g, Py_ssize_t n_planes, Py_ssize_t rows,
+             int max_shift, double reference, double *scores)
+{
+    score_all(sp, sm, planes, mask, g, n_planes, rows, max_shift, reference, scores);
+}
+
+PyDoc_STRVAR(compare_many_doc,
+"compare_many(probe_planes, probe_mask, planes, mask, cols, max_shift, reference_overlap, out)\n\n"
+"The scores biometric.compare_many gives (same operations in the same order, so the same\n"
+"float64 values): masked Hamming distance of the bit planes minimised over translations of up\n"
+"to max_shift cells, Daugman's normalisation for the bits compared, 1 - distance clipped to\n"
+"[0, 1]. probe_planes: (P, R) uint32; probe_mask: (R,) uint32; planes: (G, P, R) uint32;\n"
+"mask: (G, R) uint32; out: writable (G,) float64. The GIL is released while comparing.");
+
+static PyObject *
+compare_many(PyObject *Py_UNUSED(self), PyObject *args)
+{
+    PyObject *pp_o, *pm_o, *gp_o, *gm_o, *out_o;
+    int cols, max_shift;
+    double reference;
+    if (!PyArg_ParseTuple(args, "OOOOiidO", &pp_o, &pm_o, &gp_o, &gm_o, &cols, &max_shift,
+                          &reference, &out_o)) {
+        return NULL;
+    }
+    Py_buffer pp, pm, gp, gm, out;
+    if (get_buffer(pp_o, &pp, 0, "probe_planes") < 0) return NULL;
+    if (get_buffer(pm_o, &pm, 0, "probe_mask") < 0) goto fail_pp;
+    if (get_buffer(gp_o, &gp, 0, "planes") < 0) goto fail_pm;
+    if (get_buffer(gm_o, &gm, 0, "mask") < 0) goto fail_gp;
+    if (get_buffer(out_o, &out, 1, "out") < 0) goto fail_gm;
+
+    Py_ssize_t rows = pm.len / 4, n_planes = rows ? pp.len / 4 / rows : 0;
+    Py_ssize_t g = out.len / 8;
+    if (rows < 1 || rows > MAX_ROWS || pm.len != rows * 4 || n_planes < 1 ||
+        n_planes > MAX_PLANES || pp.len != n_planes * rows * 4) {
+        PyErr_SetString(PyExc_ValueError, "probe must be (P <= 16, R <= 64) uint32 planes and "
+                        "an (R,) uint32 mask");
+        goto fail_all;
+    }
+    if (gp.len != g * n_planes * rows * 4 || gm.len != g * rows * 4 || out.len != g * 8) {
+        PyErr_SetString(PyExc_ValueError, "gallery planes (G, P, R), mask (G, R) and out (G,) "
+                        "float64 must agree with the probe");
+        goto fail_all;
+    }
+    if (cols < 1 || cols > 32 || max_shift < 0 || max_shift > MAX_SHIFT_CELLS ||
+        !(reference > 0)) {
+        PyErr_SetString(PyExc_ValueError, "need 1 <= cols <= 32, 0 <= max_shift <= 8 and "
+                        "reference_overlap > 0");
+        goto fail_all;
+    }
+    const uint32_t *probe_planes = pp.buf, *probe_mask = pm.buf;
+    const uint32_t *planes = gp.buf, *mask = gm.buf;
+    double *scores = out.buf;
+    const uint32_t full = cols < 32 ? (uint32_t)((1u << cols) - 1u) : 0xFFFFFFFFu;
+    const int shifts = 2 * max_shift + 1;
+
+    Py_BEGIN_ALLOW_THREADS
+    /* The probe's column shifts, once: [shift][plane][row] and [shift][row]. */
+    shifted_planes_t sp[2 * MAX_SHIFT_CELLS + 1];
+    shifted_mask_t sm[2 * MAX_SHIFT_CELLS + 1];
+    for (int s = 0; s < shifts; s++) {
+        int dc = s - max_shift;
+        for (Py_ssize_t r = 0; r < rows; r++) {
+            uint32_t m = probe_mask[r];
+            sm[s][r] = dc >= 0 ? (m << dc) & full : m >> -dc;
+            for (Py_ssize_t p = 0; p < n_planes; p++) {
+                uint32_t w = probe_planes[p * rows + r];
+                sp[s][p][r] = dc >= 0 ? (w << dc) & full : w >> -dc;
+            }
+        }
+    }
+    if (have_popcount()) {
+        score_popcnt(sp, sm, planes, mask, g, n_planes, rows, max_shift, reference, scores);
+    } else {
+        score_plain(sp, sm, planes, mask, g, n_planes, rows, max_shift, reference, scores);
+    }
+    Py_END_ALLOW_THREADS
+
+    PyBuffer_Release(&out);
+    PyBuffer_Release(&gm);
+    PyBuffer_Release(&gp);
+    PyBuffer_Release(&pm);
+    PyBuffer_Release(&pp);
+    Py_RETURN_NONE;
+
+fail_all:
+    PyBuffer_Release(&out);
+fail_gm:
+    PyBuffer_Release(&gm);
+fail_gp:
+    PyBuffer_Release(&gp);
+fail_pm:
+    PyBuffer_Release(&pm);
+fail_pp:
+    PyBuffer_Release(&pp);
+    return NULL;
+}
+
 static PyObject *
 kernel(PyObject *Py_UNUSED(self), PyObject *Py_UNUSED(unused))
 {
@@ -393,6 +555,7 @@ set_kernel(PyObject *Py_UNUSED(self), PyObject *arg)
 
 static PyMethodDef methods[] = {
     {"nearest", nearest, METH_VARARGS, nearest_doc},
+    {"compare_many", compare_many, METH_VARARGS, compare_many_doc},
     {"kernel", kernel, METH_NOARGS, "Name of the scan kernel in use."},
     {"set_kernel", set_kernel, METH_O,
      "Choose the scan kernel ('generic', 'popcnt', 'avx2' or 'avx512-vpopcntdq'); for tests "

@@ -15,3 +15,11 @@ def kernel() -> str:
 
 def set_kernel(name: str, /) -> None:
     """Choose the scan kernel; ValueError if this CPU lacks it."""
+
+def compare_many(
+    probe_planes: npt.NDArray[np.uint32], probe_mask: npt.NDArray[np.uint32],
+    planes: npt.NDArray[np.uint32], mask: npt.NDArray[np.uint32], cols: int, max_shift: int,
+    reference_overlap: float, out: npt.NDArray[np.float64], /,
+) -> None:
+    """biometric.compare_many's scores of the probe against (G, P, R) planes, bit for bit,
+    written to ``out`` (see the C docstring)."""

@@ -6,8 +6,9 @@
  * variant with scalar popcounts; here each code is read once and compared with all variants, and
  * on CPUs with AVX-512 VPOPCNTDQ eight 64-byte codes are counted per instruction group (a
  * transposed horizontal sum gives eight distances in one register); on CPUs with AVX2 only, the
- * same eight codes are counted with Mula's nibble-lookup popcount (VPSHUFB), which measured
- * 1.8-2x faster than scalar POPCNT on an AMD EPYC (Zen) here. The scan releases the GIL, so
+ * same eight codes are counted with Mula's nibble-lookup popcount (VPSHUFB): on an AMD EPYC
+ * here, 1M codes x 5 variants on one thread took 12.9 ms against 16.1 ms for the unrolled
+ * scalar POPCNT kernel. The scan releases the GIL, so
  * several threads can scan disjoint slot ranges of one gallery at once.
  *
  * Only the buffer protocol is used (no NumPy headers are needed at build time).
@@ -68,7 +69,8 @@ scan_popcnt(const uint64_t *codes, const uint8_t *live, const uint64_t *probes, 
             Py_ssize_t words, Py_ssize_t start, Py_ssize_t stop, uint16_t *dist, uint32_t *hist)
 {
     if (words == 8) {
-        /* The common width as a constant: the word loop unrolls (measured 30 % faster). */
+        /* The common width as a constant: the word loop unrolls (measured: 30 % less time on
+         * 500k codes in cache, the same once the scan is memory-bound). */
         scan_words(codes, live, probes, n_variants, 8, start, stop, dist, hist);
     } else {
         scan_words(codes, live, probes, n_variants, words, start, stop, dist, hist);

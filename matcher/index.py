@@ -366,7 +366,7 @@ class PalmIndex:
         _hamming.compare_many(
             np.ascontiguousarray(probe.planes, dtype=np.uint32),
             np.ascontiguousarray(probe.mask, dtype=np.uint32),
-            np.ascontiguousarray(planes), np.ascontiguousarray(mask), geometry.cols,
+            planes, mask, geometry.cols,  # fancy-indexed: fresh contiguous copies
             MAX_SHIFT, float(REFERENCE_OVERLAP), scores,
         )
         return _best_per_subject(subjects, scores, k)

@@ -324,13 +324,17 @@ def _lookup(cache: PrincipalCache, session: Session, user_id: int) -> StaffStand
     return standing
 
 
-def authenticate_request(request: Request, session: Session) -> Principal:
-    """The caller, checked against the database or the process's recent answer (blocking)."""
+async def authenticate_request(request: Request, session: Session) -> Principal:
+    """The caller, checked against the process's recent answer or the database.
+
+    On the event loop: the token check is CPU only, and a cached standing needs no query; only a
+    lookup goes to a worker thread.
+    """
     credentials = _verify_credentials(request)
     cache = principal_cache(request)
     standing = cache.get(credentials.user_id)
     if standing is None:
-        standing = _lookup(cache, session, credentials.user_id)
+        standing = await run_in_threadpool(_lookup, cache, session, credentials.user_id)
     return _principal(credentials, standing)
 
 
@@ -353,14 +357,7 @@ class RoleGuard:
         session: DbSession,
         _documented: Annotated[str | None, Depends(_OPENAPI_BEARER)] = None,
     ) -> Principal:
-        # On the event loop: the token check is CPU only, and a cached standing needs no query;
-        # only a lookup goes to a worker thread.
-        credentials = _verify_credentials(request)
-        cache = principal_cache(request)
-        standing = cache.get(credentials.user_id)
-        if standing is None:
-            standing = await run_in_threadpool(_lookup, cache, session, credentials.user_id)
-        principal = _principal(credentials, standing)
+        principal = await authenticate_request(request, session)
         if principal.roles.isdisjoint(self.roles):
             allowed = ", ".join(sorted(r.value for r in self.roles))
             raise PermissionDenied(f"this action needs one of the roles: {allowed}")

@@ -150,27 +150,32 @@ popcount_bytes(__m256i v)
 }
 
 /* 64-byte codes, eight at a time: lane j of the result is popcount(code_j ^ probe), as 32-bit
- * integers. Each code's two halves are counted bytewise and added (at most 16 a byte), widened to
- * eight 32-bit partial sums, and the eight codes' partial sums are reduced together (transposed
- * horizontal adds), so no code pays for a horizontal sum of its own. */
+ * integers. Each code's two halves are counted bytewise and added (at most 16 a byte), summed per
+ * 64-bit lane by VPSADBW, and the eight codes' lane sums are reduced together (two codes per
+ * 64-bit lane, then transposed adds), so no code pays for a horizontal sum of its own. Measured
+ * against the earlier VPMADDUBSW/VPMADDWD widening and VPHADDD reduction: 4.7 vs 5.2 ms CPU for
+ * 500,000 codes x 5 variants, medians of 21 alternating runs. */
 __attribute__((target("avx2")))
 static inline __m256i
 distances8_avx2(const __m256i lo[8], const __m256i hi[8], __m256i probe_lo, __m256i probe_hi)
 {
-    const __m256i ones8 = _mm256_set1_epi8(1);
-    const __m256i ones16 = _mm256_set1_epi16(1);
+    const __m256i zero = _mm256_setzero_si256();
     __m256i s[8];
     for (int j = 0; j < 8; j++) {
         __m256i bytes = _mm256_add_epi8(popcount_bytes(_mm256_xor_si256(lo[j], probe_lo)),
                                         popcount_bytes(_mm256_xor_si256(hi[j], probe_hi)));
-        s[j] = _mm256_madd_epi16(_mm256_maddubs_epi16(bytes, ones8), ones16);
+        s[j] = _mm256_sad_epu8(bytes, zero); /* four 64-bit lane sums, each at most 128 */
     }
-    __m256i h01 = _mm256_hadd_epi32(s[0], s[1]), h23 = _mm256_hadd_epi32(s[2], s[3]);
-    __m256i h45 = _mm256_hadd_epi32(s[4], s[5]), h67 = _mm256_hadd_epi32(s[6], s[7]);
-    /* Per 128-bit lane: codes 0-3 (g0) and 4-7 (g1), each lane holding half of every sum. */
-    __m256i g0 = _mm256_hadd_epi32(h01, h23), g1 = _mm256_hadd_epi32(h45, h67);
-    return _mm256_add_epi32(_mm256_permute2x128_si256(g0, g1, 0x20),
-                            _mm256_permute2x128_si256(g0, g1, 0x31));
+    /* Codes 2m and 2m+1 share each 64-bit lane: 2m in the low 32 bits, 2m+1 in the high. */
+    __m256i u01 = _mm256_or_si256(s[0], _mm256_slli_epi64(s[1], 32));
+    __m256i u23 = _mm256_or_si256(s[2], _mm256_slli_epi64(s[3], 32));
+    __m256i u45 = _mm256_or_si256(s[4], _mm256_slli_epi64(s[5], 32));
+    __m256i u67 = _mm256_or_si256(s[6], _mm256_slli_epi64(s[7], 32));
+    /* Per 128-bit lane: codes 0-3 (x) and 4-7 (y), each lane holding half of every sum. */
+    __m256i x = _mm256_add_epi32(_mm256_unpacklo_epi64(u01, u23), _mm256_unpackhi_epi64(u01, u23));
+    __m256i y = _mm256_add_epi32(_mm256_unpacklo_epi64(u45, u67), _mm256_unpackhi_epi64(u45, u67));
+    return _mm256_add_epi32(_mm256_permute2x128_si256(x, y, 0x20),
+                            _mm256_permute2x128_si256(x, y, 0x31));
 }
 
 __attribute__((target("avx2,popcnt")))

@@ -106,6 +106,23 @@ def test_every_kernel_agrees_with_the_reference(seed: int, n: int, variants: int
         _hamming.set_kernel(before)
 
 
+def test_distances_span_the_whole_code_length(kernel: str) -> None:
+    # Full-range bytes and the extremes (0 and all 512 bits differing): every kernel's partial
+    # sums must hold the largest distance, not only the small ones of near-identical codes.
+    rng = np.random.default_rng(3)
+    codes = rng.integers(0, 256, (37, 64), dtype=np.uint8)
+    codes[5] = 0xFF
+    codes[11] = 0
+    live = np.ones(37, dtype=np.uint8)
+    probes = np.zeros((2, 64), dtype=np.uint8)
+    probes[1] = rng.integers(0, 256, 64, dtype=np.uint8)
+    want, want_dist = reference(codes, live, probes, 0, 37, 37)
+    got, dist = scan(codes, live, probes, 0, 37, 37)
+    assert np.array_equal(got, want)
+    assert np.array_equal(dist, want_dist)
+    assert dist[11] == 0 and dist[5] == min(512, int(np.unpackbits(~probes[1]).sum()))
+
+
 @pytest.mark.parametrize(
     ("codes", "live", "probes", "start", "stop", "k", "dist", "out", "message"),
     [

@@ -373,7 +373,10 @@ class PalmIndex:
 
     def search_exhaustive(self, probe: biometric.Template, k: int = 5) -> list[Candidate]:
         """Like :meth:`search` but compares ``probe`` with every template exactly (slow: for
-        evaluation and as the reference the shortlist is measured against)."""
+        evaluation and as the reference the shortlist is measured against).
+
+        Scores are :func:`biometric.compare_many`'s bit for bit, computed by the C comparison
+        (tests/matcher/test_rerank.py) in chunks spread over the index's threads."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         self._check_geometry(Geometry.of(probe))
@@ -382,12 +385,24 @@ class PalmIndex:
                 return []
             slots = np.fromiter(self._slot_of_key.values(), dtype=np.int64)
             subjects = [self._subject_of[s] for s in slots.tolist()]
+            # A copy, so writers are not held up for the seconds a large gallery takes.
             planes, mask, geometry = self._planes[slots], self._mask[slots], self._geometry
-        scores = np.concatenate([
-            biometric.compare_many(probe, _stack(planes[i:i + _EXHAUSTIVE_CHUNK],
-                                                 mask[i:i + _EXHAUSTIVE_CHUNK], geometry))
-            for i in range(0, len(slots), _EXHAUSTIVE_CHUNK)
-        ])
+        probe_planes = np.ascontiguousarray(probe.planes, dtype=np.uint32)
+        probe_mask = np.ascontiguousarray(probe.mask, dtype=np.uint32)
+        scores = np.empty(len(slots), dtype=np.float64)
+
+        def chunk(start: int) -> None:
+            stop = start + _EXHAUSTIVE_CHUNK
+            _hamming.compare_many(probe_planes, probe_mask, planes[start:stop], mask[start:stop],
+                                  geometry.cols, MAX_SHIFT, float(REFERENCE_OVERLAP),
+                                  scores[start:stop])
+
+        starts = range(0, len(slots), _EXHAUSTIVE_CHUNK)
+        if self._pool is not None:
+            list(self._pool.map(chunk, starts))
+        else:
+            for start in starts:
+                chunk(start)
         return _best_per_subject(subjects, scores, k)
 
     def contents(self) -> IndexContents:
@@ -601,15 +616,6 @@ def _grow(a: npt.NDArray[_Item], cap: int) -> npt.NDArray[_Item]:
     out = np.zeros((cap, *a.shape[1:]), dtype=a.dtype)
     out[: len(a)] = a
     return out
-
-
-def _stack(
-    planes: npt.NDArray[np.uint32], mask: npt.NDArray[np.uint32], geometry: Geometry
-) -> biometric.TemplateStack:
-    return biometric.TemplateStack(
-        [biometric.Template(planes[i], mask[i], geometry.cols, geometry.algorithm)
-         for i in range(len(planes))]
-    )
 
 
 def _best_per_subject(

@@ -42,6 +42,18 @@ def test_search_agrees_with_exhaustive_comparison_on_simulated_palms(palms: Palm
     assert genuine_first >= len(palms.probes) - 2
 
 
+def test_exhaustive_search_scores_every_template_as_biometric_compare_does(palms: Palms) -> None:
+    # The reference the index's recall is measured against: every subject, scored by its best
+    # template with biometric.compare_many's exact values.
+    index = enrolled(palms, shards=2)
+    for probe in list(palms.probes.values())[:3]:
+        want = sorted(
+            ((float(np.max(biometric.compare_many(probe, palms.enrolment[s]))), s)
+             for s in palms.subjects()), key=lambda item: (-item[0], item[1]))
+        got = index.search_exhaustive(probe, k=len(palms.subjects()))
+        assert [(c.score, c.subject_id) for c in got] == want
+
+
 def test_enrolled_template_finds_its_subject_with_a_perfect_score(palms: Palms) -> None:
     index = enrolled(palms, shortlist=2)
     for subject in palms.subjects():

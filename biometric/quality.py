@@ -9,6 +9,7 @@ import numpy as np
 import numpy.typing as npt
 
 from biometric._validate import as_gray_u8
+from biometric.enhance import local_deviation
 from biometric.errors import BiometricError
 from biometric.roi import palm_roi
 
@@ -24,6 +25,9 @@ _MIN_CONTRAST = 1.2
 # sharp pegged NIR palms (PolyU) measure 0.6-1.0, the same blurred with a
 # Gaussian of sigma 2 px about 0.4.
 _MIN_SHARPNESS = 0.25
+#: Gaussian window (pixels) of the local mean behind the contrast measure; the
+#: same as the illumination normalisation's, so the pipeline shares the work.
+CONTRAST_SIGMA = 8.0
 
 
 @dataclass(frozen=True)
@@ -80,6 +84,21 @@ def region_quality(
     .. [2] J. L. Pech-Pacheco et al., "Diatom autofocusing in brightfield
        microscopy: a comparative study", ICPR 2000 (Laplacian focus measure).
     """
+    if (roi[valid] if valid is not None else roi).size == 0:
+        return QualityReport(0.0, ("no_hand",), {})
+    return _region_quality(roi, valid, local_deviation(roi, CONTRAST_SIGMA))
+
+
+def _region_quality(
+    roi: npt.NDArray[np.uint8],
+    valid: npt.NDArray[np.bool_] | None,
+    local: npt.NDArray[np.float32],
+) -> QualityReport:
+    """:func:`region_quality` given ``local = local_deviation(roi, CONTRAST_SIGMA)``.
+
+    The pipeline computes ``local`` once for this and for the illumination
+    normalisation.
+    """
     pixels = roi[valid] if valid is not None else roi.ravel()
     if pixels.size == 0:
         return QualityReport(0.0, ("no_hand",), {})
@@ -87,7 +106,6 @@ def region_quality(
     saturated = float((pixels >= _SATURATED).mean())
     smooth = cv2.GaussianBlur(roi.astype(np.float32), (0, 0), 1.0)
     lap = np.abs(cv2.Laplacian(smooth, cv2.CV_32F, ksize=3))
-    local = roi.astype(np.float32) - cv2.GaussianBlur(roi.astype(np.float32), (0, 0), 8.0)
     sel = valid if valid is not None else np.ones(roi.shape, dtype=bool)
     contrast = float(local[sel].std())
     sharpness = float(lap[sel].mean()) / max(contrast, 1e-3)

@@ -71,23 +71,65 @@ def gabor_responses(
 ) -> npt.NDArray[np.float32]:
     """Gabor responses pooled over ``cell`` x ``cell`` blocks.
 
+    Long wavelengths are filtered on an image reduced by ``FILTER_DOWNSAMPLE``
+    (repeatedly, while the wavelength stays at least 4 pixels per reduction
+    and the cell divides): they lose nothing there, at a fraction of the cost.
+
     Returns
     -------
     (n_orientations, M // cell, N // cell) float32 ndarray
+
+    References
+    ----------
+    .. [1] A. W.-K. Kong, D. Zhang, "Competitive coding scheme for palmprint
+       verification", ICPR 2004.
     """
-    rows, cols = enhanced.shape
-    if wavelength >= 4.0 * FILTER_DOWNSAMPLE and cell % FILTER_DOWNSAMPLE == 0:
-        # Long wavelengths lose nothing on a 2x-reduced image, at a quarter of the cost.
-        f = FILTER_DOWNSAMPLE
-        small = np.asarray(
-            cv2.resize(enhanced, (cols // f, rows // f), interpolation=cv2.INTER_AREA),
-            dtype=np.float32,
-        )
-        return gabor_responses(small, wavelength / f, cell // f)
+    return _bank_responses(*_reduced(enhanced, wavelength, cell, [enhanced]))
+
+
+def _reduced(
+    enhanced: npt.NDArray[np.float32],
+    wavelength: float,
+    cell: int,
+    pyramid: list[npt.NDArray[np.float32]],
+) -> tuple[npt.NDArray[np.float32], float, int]:
+    """The image, wavelength and cell at which ``wavelength`` is filtered.
+
+    ``pyramid[k]`` is ``enhanced`` reduced ``k`` times (``pyramid[0] is
+    enhanced``); missing levels are appended, so scales sharing a level
+    reduce the image once.
+    """
+    level = 0
+    f = FILTER_DOWNSAMPLE
+    while wavelength >= 4.0 * f and cell % f == 0:
+        if len(pyramid) == level + 1:
+            rows, cols = pyramid[level].shape
+            pyramid.append(
+                np.asarray(
+                    cv2.resize(
+                        pyramid[level], (cols // f, rows // f), interpolation=cv2.INTER_AREA
+                    ),
+                    dtype=np.float32,
+                )
+            )
+        level += 1
+        wavelength /= f
+        cell //= f
+    return pyramid[level], wavelength, cell
+
+
+def _bank_responses(
+    image: npt.NDArray[np.float32], wavelength: float, cell: int
+) -> npt.NDArray[np.float32]:
+    """The filter bank of ``wavelength`` on ``image``, pooled over ``cell`` blocks."""
+    rows, cols = image.shape
     out = np.empty((N_ORIENTATIONS, rows // cell, cols // cell), dtype=np.float32)
     for k, kern in enumerate(gabor_bank(wavelength)):
-        resp = cv2.filter2D(enhanced, cv2.CV_32F, kern, borderType=cv2.BORDER_REFLECT)
-        out[k] = cv2.resize(resp, (cols // cell, rows // cell), interpolation=cv2.INTER_AREA)
+        resp = cv2.filter2D(image, cv2.CV_32F, kern, borderType=cv2.BORDER_REFLECT)
+        if cell == 1:
+            out[k] = resp  # pooling over 1 x 1 cells is a copy
+        else:
+            out[k] = cv2.resize(resp, (cols // cell, rows // cell), interpolation=cv2.INTER_AREA)
     return out
 
 
@@ -126,8 +168,9 @@ def competitive_code(
        30(13), 2009 (multiple scales).
     """
     planes: list[npt.NDArray[np.bool_]] = []
+    pyramid = [enhanced]  # reductions shared by the scales
     for wl in wavelengths:
-        winner = np.argmin(gabor_responses(enhanced, wl, cell), axis=0)
+        winner = np.argmin(_bank_responses(*_reduced(enhanced, wl, cell, pyramid)), axis=0)
         bits = _GRAY3[winner]
         planes.extend(((bits >> b) & 1).astype(bool) for b in range(3))
     return np.stack(planes)

@@ -66,10 +66,7 @@ class Template:
         cls, planes: npt.NDArray[np.bool_], mask: npt.NDArray[np.bool_], algorithm: str = ALGORITHM
     ) -> Template:
         """Pack boolean planes (P, R, C) and mask (R, C) into a template."""
-        weights = (np.uint64(1) << np.arange(planes.shape[-1], dtype=np.uint64)).astype(np.uint64)
-        packed = (planes.astype(np.uint64) * weights).sum(axis=-1).astype(np.uint32)
-        packed_mask = (mask.astype(np.uint64) * weights).sum(axis=-1).astype(np.uint32)
-        return cls(packed, packed_mask, int(planes.shape[-1]), algorithm)
+        return cls(_pack_rows(planes), _pack_rows(mask), int(planes.shape[-1]), algorithm)
 
     def to_bytes(self) -> bytes:
         """Serialise: header, algorithm id, planes, mask, CRC32 of all before it."""
@@ -112,3 +109,16 @@ class Template:
 
     def __hash__(self) -> int:
         return hash(self.to_bytes())
+
+
+def _pack_rows(bits: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint32]:
+    """Words whose bit ``c`` is ``bits[..., c]`` (at most 32 columns)."""
+    if bits.dtype != np.bool_ or bits.shape[-1] > 32:
+        weights = (np.uint64(1) << np.arange(bits.shape[-1], dtype=np.uint64)).astype(np.uint64)
+        return np.asarray((bits.astype(np.uint64) * weights).sum(axis=-1).astype(np.uint32))
+    # Little-endian bit order within bytes and bytes within the word: bit c of
+    # the word is column c.
+    packed = np.packbits(bits, axis=-1, bitorder="little")
+    words = np.zeros((*bits.shape[:-1], 4), dtype=np.uint8)
+    words[..., : packed.shape[-1]] = packed
+    return words.view("<u4")[..., 0].astype(np.uint32)

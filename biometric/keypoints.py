@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -33,6 +34,10 @@ CONTACT_BORDER_FRACTION = 0.08
 #: may make an outer gap open past 45 degrees, so the pair is kept. PolyU NIR,
 #: 6000 frames: all 37 wrong first choices refused, 1 of 5524 right ones.
 CONTACT_GAP_AXIS_DEG = 12.0
+# A valley's sides meet at less than 110 degrees (wider bays are wrist or peg notches).
+_COS_110 = float(np.cos(np.deg2rad(110)))
+#: Column alignment of the distance-transform window (see palm_center).
+_DIST_ALIGN = 16
 
 
 @dataclass(frozen=True)
@@ -79,10 +84,25 @@ def palm_center(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.float64], f
     .. [1] G. Borgefors, "Distance transformations in digital images",
        CVGIP 34, 1986.
     """
-    dist = cv2.distanceTransform(np.pad(mask.astype(np.uint8), 1), cv2.DIST_L2, 5)[1:-1, 1:-1]
+    padded = np.pad(_as_u8(mask), 1)
+    # Only the rows and columns around the hand need the transform: every pixel
+    # outside its bounding box is background, and the nearest background pixel
+    # of any pixel inside is no farther than the box's one-pixel surround, so
+    # the distances inside, and the first maximum in row-major order, are the
+    # same. (OpenCV's IPP transform rounds its float sums by column phase: the
+    # window starts on a multiple of _DIST_ALIGN columns to give the very same
+    # floats.)
+    left, top, width, height = cv2.boundingRect(padded)
+    if width == 0:
+        return np.zeros(2), 0.0  # an empty mask, as the whole-frame transform gives
+    first = (left - 1) // _DIST_ALIGN * _DIST_ALIGN
+    dist = cv2.distanceTransform(
+        padded[top - 1 : top + height + 1, first : left + width + 1], cv2.DIST_L2, 5
+    )
     flat = int(np.argmax(dist))
     row, col = divmod(flat, dist.shape[1])
-    return np.array([row, col], dtype=np.float64), float(dist[row, col])
+    radius = float(dist[row, col])
+    return np.array([top - 2 + row, first - 1 + col], dtype=np.float64), radius
 
 
 def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
@@ -159,7 +179,7 @@ class _Candidates:
 
 
 def _valley_candidates(mask: npt.NDArray[np.bool_]) -> _Candidates:
-    mask_u8 = mask.astype(np.uint8)
+    mask_u8 = _as_u8(mask)
     rows, cols = mask.shape
     center, radius = palm_center(mask)
     if radius < 10:
@@ -181,7 +201,7 @@ def _valley_candidates(mask: npt.NDArray[np.bool_]) -> _Candidates:
     contact = bool(
         on_border.mean() > CONTACT_BORDER_FRACTION
         and border_runs >= 2
-        and mask.mean() > MIN_CONTACT_FILL
+        and _filled_fraction(mask) > MIN_CONTACT_FILL
     )
     if contact and CONTACT_SMOOTHING > 0:
         # Pegs and device edges leave ragged notches along a pegged palm's
@@ -207,31 +227,38 @@ def _valley_candidates(mask: npt.NDArray[np.bool_]) -> _Candidates:
     keep = (minima >= n_points // 2) & (minima < n_points + n_points // 2)
     arm = max(4, round(0.35 * radius))
     cands: list[tuple[int, float, float, float]] = []
+    # Plain floats for the few candidates: the same IEEE operations in the same
+    # order as on NumPy 2-vectors (exact integer dot products, correctly
+    # rounded square roots), at a fraction of the call overhead.
+    points = contour.tolist()
+    cx, cy = float(center[1]), float(center[0])
     for idx, depth in zip(minima[keep] % n_points, props["prominences"][keep], strict=True):
         far = int(idx)
         if on_border[far]:
             continue
-        tip = contour[far].astype(np.float64)
-        before = contour[(far - arm) % n_points].astype(np.float64)
-        after = contour[(far + arm) % n_points].astype(np.float64)
-        v1, v2 = before - tip, after - tip
-        cos_angle = float(v1 @ v2 / (np.linalg.norm(v1) * np.linalg.norm(v2) + 1e-9))
-        if cos_angle < np.cos(np.deg2rad(110)):
+        tx, ty = points[far]
+        bx, by = points[(far - arm) % n_points]
+        ax, ay = points[(far + arm) % n_points]
+        v1x, v1y, v2x, v2y = float(bx - tx), float(by - ty), float(ax - tx), float(ay - ty)
+        n1, n2 = math.sqrt(v1x * v1x + v1y * v1y), math.sqrt(v2x * v2x + v2y * v2y)
+        cos_angle = (v1x * v2x + v1y * v2y) / (n1 * n2 + 1e-9)
+        if cos_angle < _COS_110:
             continue  # a wide, shallow bay: wrist or peg notch, not a finger valley
-        opening = (v1 / (np.linalg.norm(v1) + 1e-9)) + (v2 / (np.linalg.norm(v2) + 1e-9))
-        to_center = np.array([center[1], center[0]]) - tip
+        ox = v1x / (n1 + 1e-9) + v2x / (n2 + 1e-9)
+        oy = v1y / (n1 + 1e-9) + v2y / (n2 + 1e-9)
         # A finger valley opens away from the palm centre.
-        if float(opening @ to_center) > 0:
+        if ox * (cx - tx) + oy * (cy - ty) > 0:
             continue
-        opening /= np.linalg.norm(opening) + 1e-9
+        norm = math.sqrt(ox * ox + oy * oy) + 1e-9
+        ox, oy = ox / norm, oy / norm
         if not contact:
             # The valley is the deepest point of the gap along its own axis, not
             # the point nearest the palm centre (which slides sideways as the hand
             # turns). Pegged gaps are long wedges whose tip the pegs fix better.
             near = [(far + k) % n_points for k in range(-arm // 2, arm // 2 + 1)]
-            far = near[int(np.argmin(contour[near].astype(np.float64) @ opening))]
+            far = near[int(np.argmin(contour[near].astype(np.float64) @ np.array([ox, oy])))]
         # (contour index, depth, opening direction as (row, col))
-        cands.append((far, float(depth), float(opening[1]), float(opening[0])))
+        cands.append((far, float(depth), oy, ox))
     cands.sort()
     return _Candidates(
         points=np.array(
@@ -374,6 +401,20 @@ def _drop_thumb_valley(points: npt.NDArray[np.float64]) -> list[int]:
     if first > last and first > 1.25 * inner:
         return [int(k) for k in order[1:]]
     return [int(k) for k in order]
+
+
+def _filled_fraction(mask: npt.NDArray[np.bool_]) -> float:
+    """``mask.mean()``, counted rather than summed in floats for a bool mask."""
+    if mask.dtype == np.bool_:
+        return np.count_nonzero(mask) / mask.size
+    return float(mask.mean())
+
+
+def _as_u8(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
+    """``mask.astype(np.uint8)``, without a copy for a bool mask (read-only use)."""
+    if mask.dtype == np.bool_ and mask.flags.c_contiguous and mask.flags.writeable:
+        return mask.view(np.uint8)
+    return mask.astype(np.uint8)
 
 
 def _on_border(contour: npt.NDArray[np.int32], rows: int, cols: int) -> npt.NDArray[np.bool_]:

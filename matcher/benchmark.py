@@ -2,8 +2,9 @@
 
 Gallery
 -------
-* ``identities`` simulated palms (:class:`capture.simulated.SimulatedSensor`) are captured three
-  times: two captures of session 0 are enrolled, a capture of session 1 is the probe. Their
+* ``identities`` simulated palms (:class:`capture.simulated.SimulatedSensor`) are captured
+  ``enrol_captures + 1`` times: the captures of session 0 are enrolled (3 by default, the fewest
+  the enrolment service accepts for a hand), a capture of session 1 is the probe. Their
   templates come from the real pipeline (:func:`biometric.extract`).
 * The rest of the gallery is *background* templates, one per synthetic subject, made by
   perturbing templates of ``bases`` further simulated palms (captured once each, never probed):
@@ -72,6 +73,8 @@ _BACKGROUND_CHUNK = 8192
 class BenchConfig:
     gallery: int = 10_000
     identities: int = 100
+    #: Captures enrolled per palm: 3 is the enrolment service's minimum per hand (it takes 3-5).
+    enrol_captures: int = 3
     bases: int = 100
     shortlist: int = DEFAULT_SHORTLIST
     shards: int = 2
@@ -130,10 +133,10 @@ def wilson_lower(successes: int, n: int, z: float = 1.96) -> float:
 
 
 def simulated_palms(
-    identities: int, seed: int, progress: Progress | None = None
+    identities: int, seed: int, progress: Progress | None = None, enrol_captures: int = 3
 ) -> tuple[dict[str, list[biometric.Template]], dict[str, biometric.Template]]:
-    """Enrolment templates (2 per palm, session 0) and probes (session 1) of simulated palms
-    ``0 .. identities - 1``."""
+    """Enrolment templates (``enrol_captures`` per palm, session 0) and probes (session 1) of
+    simulated palms ``0 .. identities - 1``; a palm with any capture refused is left out."""
     from capture.simulated import SimulatedSensor
 
     sensor = SimulatedSensor(seed=seed, cache_size=2)
@@ -141,14 +144,15 @@ def simulated_palms(
     probes: dict[str, biometric.Template] = {}
     for i in range(identities):
         got: list[biometric.Template] = []
-        for session, sample in ((0, 0), (0, 1), (1, 2)):
+        # The probe keeps sample 2 of session 1 whatever the number enrolled (comparable runs).
+        for session, sample in [(0, j) for j in range(enrol_captures)] + [(1, 2)]:
             try:
                 got.append(biometric.extract(sensor.capture(i, session, sample).image))
             except biometric.BiometricError:
                 continue
-        if len(got) == 3:
-            enrolment[f"palm-{i:05d}"] = got[:2]
-            probes[f"palm-{i:05d}"] = got[2]
+        if len(got) == enrol_captures + 1:
+            enrolment[f"palm-{i:05d}"] = got[:-1]
+            probes[f"palm-{i:05d}"] = got[-1]
         if progress:
             progress("simulated captures", i + 1, identities)
     return enrolment, probes
@@ -236,7 +240,8 @@ def run(config: BenchConfig, progress: Progress | None = None) -> BenchResult:
     """Build a gallery of ``config.gallery`` templates and measure identification on it."""
     result = BenchResult(config=asdict(config))
     rng = np.random.default_rng(config.seed)
-    enrolment, probes = simulated_palms(config.identities, config.seed, progress)
+    enrolment, probes = simulated_palms(config.identities, config.seed, progress,
+                                         config.enrol_captures)
     if not probes:
         raise RuntimeError("the simulated sensor produced no usable palm")
     real = [(s, t) for s, ts in enrolment.items() for t in ts]

@@ -31,8 +31,9 @@ def result_table(r: dict[str, Any]) -> Table:
     table.add_column("Value")
     table.add_row(
         "Gallery",
-        f"{r['real_subjects']} simulated palms x 2 captures + "
-        f"{r['gallery_templates'] - 2 * r['real_subjects']:,} background templates "
+        f"{r['real_subjects']} simulated palms x {cfg['enrol_captures']} captures + "
+        f"{r['gallery_templates'] - cfg['enrol_captures'] * r['real_subjects']:,} background "
+        "templates "
         f"(16x16-cell tiles of {cfg['bases']} other simulated palms' codes, "
         f"{cfg['flip']:.0%} of bits flipped)",
     )
@@ -128,9 +129,16 @@ def identify_command(
     identities: Annotated[
         int,
         typer.Option(
-            "--identities", min=1, help="Simulated palms enrolled (2 captures) and probed (1)."
+            "--identities", min=1, help="Simulated palms enrolled and probed (1 capture)."
         ),
     ] = 100,
+    enrol_captures: Annotated[
+        int,
+        typer.Option(
+            "--enrol-captures", min=1, max=5,
+            help="Captures enrolled per palm (the enrolment service takes 3-5 per hand).",
+        ),
+    ] = 3,
     bases: Annotated[
         int,
         typer.Option(
@@ -177,15 +185,16 @@ def identify_command(
     """Build a gallery from simulated palms and measure 1:N identification speed and recall."""
     from matcher.benchmark import BenchConfig, run
 
-    if 2 * identities > gallery:
+    if enrol_captures * identities > gallery:
         raise CliError(
-            f"--gallery {gallery} cannot hold {identities} palms x 2 captures",
+            f"--gallery {gallery} cannot hold {identities} palms x {enrol_captures} captures",
             hint="raise --gallery or lower --identities",
             code=ExitCode.USAGE,
         )
     config = BenchConfig(
         gallery=gallery,
         identities=identities,
+        enrol_captures=enrol_captures,
         bases=bases,
         shortlist=shortlist,
         shards=shards,

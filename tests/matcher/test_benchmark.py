@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from matcher import _hamming
-from matcher.benchmark import BenchConfig, run
+from matcher.benchmark import BenchConfig, run, simulated_palms
 from palmvein.cli.bench_cmd import result_table
 
 
@@ -24,3 +24,12 @@ def test_a_small_benchmark_accounts_for_every_probe() -> None:
     assert result["latency_ms"]["n"] == probes
     table = result_table(result)
     assert table.row_count > 10
+
+
+def test_palms_are_enrolled_with_as_many_captures_as_asked() -> None:
+    enrolment, probes = simulated_palms(2, seed=3, enrol_captures=4)
+    assert enrolment and set(enrolment) == set(probes)
+    for subject, templates in enrolment.items():
+        assert len(templates) == 4
+        # The probe (session 1) is none of the enrolled captures.
+        assert all(t.to_bytes() != probes[subject].to_bytes() for t in templates)

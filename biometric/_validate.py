@@ -39,3 +39,13 @@ def as_gray_u8(image: object) -> npt.NDArray[np.uint8]:
             f"image {rows}x{cols} is too large (max side {MAX_SIDE} px)", ("too_large",)
         )
     return image
+
+
+def mask_u8(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
+    """``mask.astype(np.uint8)`` for OpenCV, without the copy for a bool mask.
+
+    Only for reading: a bool mask is returned as a uint8 view of its memory.
+    """
+    if mask.dtype == np.bool_ and mask.flags.c_contiguous and mask.flags.writeable:
+        return mask.view(np.uint8)
+    return mask.astype(np.uint8)

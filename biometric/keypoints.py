@@ -11,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 from scipy.signal import find_peaks
 
+from biometric._validate import mask_u8
 from biometric.errors import RoiError
 
 # Weights of the valley-pair cost (see _rank_valleys), set on simulated
@@ -84,25 +85,26 @@ def palm_center(mask: npt.NDArray[np.bool_]) -> tuple[npt.NDArray[np.float64], f
     .. [1] G. Borgefors, "Distance transformations in digital images",
        CVGIP 34, 1986.
     """
-    padded = np.pad(_as_u8(mask), 1)
+    mask_bytes = mask_u8(mask)
     # Only the rows and columns around the hand need the transform: every pixel
     # outside its bounding box is background, and the nearest background pixel
     # of any pixel inside is no farther than the box's one-pixel surround, so
-    # the distances inside, and the first maximum in row-major order, are the
-    # same. (OpenCV's IPP transform rounds its float sums by column phase: the
-    # window starts on a multiple of _DIST_ALIGN columns to give the very same
-    # floats.)
-    left, top, width, height = cv2.boundingRect(padded)
+    # the distances inside, and the first maximum in row-major order, are those
+    # of the whole frame padded with one background pixel (the frame border
+    # counts as background). OpenCV's IPP transform rounds its float sums by
+    # column phase, so the window starts on a multiple of _DIST_ALIGN columns
+    # of that padded frame: the very same floats.
+    left, top, width, height = cv2.boundingRect(mask_bytes)
     if width == 0:
         return np.zeros(2), 0.0  # an empty mask, as the whole-frame transform gives
-    first = (left - 1) // _DIST_ALIGN * _DIST_ALIGN
-    dist = cv2.distanceTransform(
-        padded[top - 1 : top + height + 1, first : left + width + 1], cv2.DIST_L2, 5
-    )
+    first = left // _DIST_ALIGN * _DIST_ALIGN  # padded column of the window's column 0
+    window = np.zeros((height + 2, left + width + 2 - first), dtype=np.uint8)
+    window[1:-1, left + 1 - first : -1] = mask_bytes[top : top + height, left : left + width]
+    dist = cv2.distanceTransform(window, cv2.DIST_L2, 5)
     flat = int(np.argmax(dist))
     row, col = divmod(flat, dist.shape[1])
     radius = float(dist[row, col])
-    return np.array([top - 2 + row, first - 1 + col], dtype=np.float64), radius
+    return np.array([top - 1 + row, first - 1 + col], dtype=np.float64), radius
 
 
 def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
@@ -179,12 +181,12 @@ class _Candidates:
 
 
 def _valley_candidates(mask: npt.NDArray[np.bool_]) -> _Candidates:
-    mask_u8 = _as_u8(mask)
+    mask_bytes = mask_u8(mask)
     rows, cols = mask.shape
     center, radius = palm_center(mask)
     if radius < 10:
         raise RoiError("the hand region is too thin to hold a palm", ("no_palm",))
-    contours, _ = cv2.findContours(mask_u8, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    contours, _ = cv2.findContours(mask_bytes, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
     if not contours:
         raise RoiError("no hand contour", ("no_palm",))
     contour = np.asarray(max(contours, key=cv2.contourArea)[:, 0, :], dtype=np.int32)  # (x, y)
@@ -206,7 +208,7 @@ def _valley_candidates(mask: npt.NDArray[np.bool_]) -> _Candidates:
     if contact and CONTACT_SMOOTHING > 0:
         # Pegs and device edges leave ragged notches along a pegged palm's
         # outline; a smoother outline gives steadier valley tips there.
-        soft = cv2.GaussianBlur(mask_u8.astype(np.float32), (0, 0), CONTACT_SMOOTHING)
+        soft = cv2.GaussianBlur(mask_bytes.astype(np.float32), (0, 0), CONTACT_SMOOTHING)
         contours, _ = cv2.findContours(
             (soft > 0.5).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE
         )
@@ -230,15 +232,20 @@ def _valley_candidates(mask: npt.NDArray[np.bool_]) -> _Candidates:
     # Plain floats for the few candidates: the same IEEE operations in the same
     # order as on NumPy 2-vectors (exact integer dot products, correctly
     # rounded square roots), at a fraction of the call overhead.
-    points = contour.tolist()
     cx, cy = float(center[1]), float(center[0])
-    for idx, depth in zip(minima[keep] % n_points, props["prominences"][keep], strict=True):
+    tips = minima[keep] % n_points
+    ends = zip(
+        contour[tips].tolist(),
+        contour[(tips - arm) % n_points].tolist(),
+        contour[(tips + arm) % n_points].tolist(),
+        strict=True,
+    )
+    for idx, depth, ((tx, ty), (bx, by), (ax, ay)) in zip(
+        tips, props["prominences"][keep], ends, strict=True
+    ):
         far = int(idx)
         if on_border[far]:
             continue
-        tx, ty = points[far]
-        bx, by = points[(far - arm) % n_points]
-        ax, ay = points[(far + arm) % n_points]
         v1x, v1y, v2x, v2y = float(bx - tx), float(by - ty), float(ax - tx), float(ay - ty)
         n1, n2 = math.sqrt(v1x * v1x + v1y * v1y), math.sqrt(v2x * v2x + v2y * v2y)
         cos_angle = (v1x * v2x + v1y * v2y) / (n1 * n2 + 1e-9)
@@ -408,13 +415,6 @@ def _filled_fraction(mask: npt.NDArray[np.bool_]) -> float:
     if mask.dtype == np.bool_:
         return np.count_nonzero(mask) / mask.size
     return float(mask.mean())
-
-
-def _as_u8(mask: npt.NDArray[np.bool_]) -> npt.NDArray[np.uint8]:
-    """``mask.astype(np.uint8)``, without a copy for a bool mask (read-only use)."""
-    if mask.dtype == np.bool_ and mask.flags.c_contiguous and mask.flags.writeable:
-        return mask.view(np.uint8)
-    return mask.astype(np.uint8)
 
 
 def _on_border(contour: npt.NDArray[np.int32], rows: int, cols: int) -> npt.NDArray[np.bool_]:

@@ -66,9 +66,10 @@ def extract(image: npt.NDArray[np.uint8]) -> Template:
         The palm cannot be located reliably (fingers closed, palm cut off).
     """
     image = as_gray_u8(image)
-    if int(image.max()) < 30:
+    peak = int(image.max())
+    if peak < 30:
         raise QualityError("the frame is black: is the scanner's light on?", ("underexposed",))
-    if np.count_nonzero(image >= 250) > 0.5 * image.size:
+    if peak >= 250 and np.count_nonzero(image >= 250) > 0.5 * image.size:
         raise QualityError("the frame is saturated: too much light", ("overexposed",))
     return template_from_roi(palm_roi(image))
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
-from biometric._validate import as_gray_u8
+from biometric._validate import as_gray_u8, mask_u8
 from biometric.errors import BiometricError, RoiError
 from biometric.keypoints import PalmGeometry, finger_valleys, one_valley_geometry
 from biometric.segmentation import segment_hand, working_scale
@@ -331,7 +331,7 @@ def _sample(
     mask_matrix[:, 2] /= k
     # Pixels outside the frame count as off-hand: a palm cut by the border fails here.
     valid = cv2.warpAffine(
-        mask.astype(np.uint8),
+        mask_u8(mask),
         mask_matrix,
         (size, size),
         flags=cv2.INTER_NEAREST | cv2.WARP_INVERSE_MAP,

@@ -111,7 +111,7 @@ def segment_hand(image: npt.NDArray[np.uint8], classes: int = 3) -> npt.NDArray[
             f"no hand visible: the bright region is ragged (solidity {solidity:.2f})",
             ("no_hand",),
         )
-    return mask.astype(bool)
+    return mask.view(bool)  # 0/1 bytes: a bool view, no copy
 
 
 def _separability(hist: npt.NDArray[np.float64], thresholds: npt.NDArray[np.generic]) -> float:

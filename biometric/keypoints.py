@@ -290,63 +290,73 @@ def _rank_valleys(
     """Plausible valley choices (indices into ``points``), lowest cost first."""
     ranked: list[tuple[float, tuple[int, ...]]] = []
     n = len(points)
+    # Plain floats: the same IEEE operations in the same order as on NumPy
+    # 2-vectors (a dot product with a negated vector is the negated dot product
+    # exactly), without the per-call overhead.
+    pts: list[list[float]] = points.tolist()
+    opens: list[list[float]] = openings.tolist()
+    deep: list[float] = depths.tolist()
+    c0, c1 = float(center[0]), float(center[1])
     for i, j in itertools.combinations(range(n), 2):
-        p, q = points[i], points[j]
-        span = float(np.linalg.norm(q - p))
+        (p0, p1), (q0, q1) = pts[i], pts[j]
+        d0, d1 = q0 - p0, q1 - p1
+        span = math.sqrt(d0 * d0 + d1 * d1)
         ratio = span / radius
         if not 0.5 <= ratio <= 2.4:
             continue
-        u = (q - p) / span
-        normal = np.array([-u[1], u[0]])
-        offset = float((center - p) @ normal)
+        u0, u1 = d0 / span, d1 / span
+        n0, n1 = -u1, u0
+        e0, e1 = c0 - p0, c1 - p1
+        offset = e0 * n0 + e1 * n1
         if offset < 0:
-            normal, offset = -normal, -offset
+            n0, n1, offset = -n0, -n1, -offset
         # The palm centre lies beside the valley line, roughly mid-way along it.
         if not 0.3 * radius <= offset <= 2.2 * radius:
             continue
-        along = float((center - p) @ u) / span
+        along = (e0 * u0 + e1 * u1) / span
         if not -0.25 <= along <= 1.25:
             continue
+        (a0, a1), (b0, b1) = opens[i], opens[j]
         # Both valleys open towards the fingers, away from the palm side of the line.
-        if min(float(openings[i] @ -normal), float(openings[j] @ -normal)) < 0.5:
+        if min(-(a0 * n0 + a1 * n1), -(b0 * n0 + b1 * n1)) < 0.5:
             continue
-        if contact and not _gaps_face_one_edge(openings[i], openings[j], -normal):
+        if contact and not _gaps_face_one_edge(openings[i], openings[j], np.array([-n0, -n1])):
             continue
         cost = abs(along - 0.5) * W_ALONG + abs(ratio - 1.2) * 0.5
-        cost -= 0.5 * min(float(depths[i]), float(depths[j])) / radius
+        cost -= 0.5 * min(deep[i], deep[j]) / radius
         # The fingers fan out symmetrically about the hand axis, so the two outer
         # valleys open mirror-wise about the line's normal; a thumb valley opens
         # sideways and breaks the symmetry.
-        cost += 1.5 * abs(float(openings[i] @ u) + float(openings[j] @ u))
+        cost += 1.5 * abs((a0 * u0 + a1 * u1) + (b0 * u0 + b1 * u1))
         chosen: tuple[int, ...] = (i, j)
         # A valley between the outer two, near the segment, confirms the pair
         # (the triple index-middle, middle-ring, ring-little). "Between" is
         # geometric: the contour's start point may fall anywhere in the sequence.
-        middle = [
-            k
-            for k in range(n)
-            if k not in (i, j)
-            and 0.2 < float((points[k] - p) @ u) / span < 0.8
-            and abs(float((points[k] - p) @ normal)) < 0.5 * radius
-        ]
         # Two valleys beyond the line, on the fingers' side, mean the line runs
         # below the finger valleys: one end is the thumb valley.
-        beyond = sum(
-            1
-            for k in range(n)
-            if k not in (i, j)
-            and 0.0 < float((points[k] - p) @ u) / span < 1.0
-            and float((points[k] - p) @ -normal) > 0.2 * radius
-        )
+        middle: list[int] = []
+        dists: list[float] = []
+        beyond = 0
+        for k in range(n):
+            if k in (i, j):
+                continue
+            r0, r1 = pts[k][0] - p0, pts[k][1] - p1
+            frac = (r0 * u0 + r1 * u1) / span
+            side = r0 * n0 + r1 * n1
+            if 0.2 < frac < 0.8 and abs(side) < 0.5 * radius:
+                middle.append(k)
+                dists.append(abs(side))
+            if 0.0 < frac < 1.0 and -side > 0.2 * radius:
+                beyond += 1
         if not contact and beyond >= 2:
             continue
         if middle:
-            dists = [abs(float((points[k] - p) @ normal)) for k in middle]
             m = middle[int(np.argmin(dists))]
             # Adjacent finger valleys are about evenly spaced and nearly collinear;
             # a thumb valley breaks both (it sits lower and farther out).
-            left = float(np.linalg.norm(points[m] - p))
-            right = float(np.linalg.norm(q - points[m]))
+            m0, m1 = pts[m]
+            left = math.sqrt((m0 - p0) * (m0 - p0) + (m1 - p1) * (m1 - p1))
+            right = math.sqrt((q0 - m0) * (q0 - m0) + (q1 - m1) * (q1 - m1))
             unevenness = abs(float(np.log(max(left, 1e-6) / max(right, 1e-6))))
             if contact:
                 # Pegs hide or distort the middle valley: any valley near the

@@ -33,6 +33,7 @@ from fastapi import APIRouter, File, Form, Header, Query, Request, UploadFile
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from matcher.routes import identify_upload
 from palmvein.core.money import Money
@@ -77,7 +78,7 @@ def _now(request: Request) -> datetime:
     return clock()
 
 
-def _idempotent(
+async def _idempotent(
     request: Request,
     session: Session,
     principal: Any,
@@ -85,8 +86,16 @@ def _idempotent(
     operation: str,
     body: BaseModel | None,
     run: Callable[[], Operation | None],
+    *,
+    first: Callable[[], None] | None = None,
     **path: Any,
 ) -> JSONResponse:
+    """Run a money-moving request once per Idempotency-Key and commit it, in one worker-thread
+    call: the database work and its COMMIT need no second thread hop (the request-session
+    dependency finds the transaction already committed and only closes the session). A refusal
+    raises before the commit; the dependency then rolls back. ``first`` (a check that may
+    raise) runs before the key is looked at, in the same call."""
+
     def action() -> tuple[int, dict[str, Any]]:
         result = run()
         if result is None:
@@ -94,16 +103,24 @@ def _idempotent(
         return 201, OperationOut.of(result).model_dump(mode="json")
 
     request_data = {"body": body.model_dump(mode="json") if body else None, "path": path}
-    outcome = idempotency.run_idempotent(
-        session,
-        scope=principal.actor,
-        key=key,
-        operation=operation,
-        request=request_data,
-        now=_now(request),
-        action=action,
-    )
-    return _stored_response(outcome)
+    now = _now(request)
+
+    def run_and_commit() -> idempotency.IdempotentResponse:
+        if first is not None:
+            first()
+        outcome = idempotency.run_idempotent(
+            session,
+            scope=principal.actor,
+            key=key,
+            operation=operation,
+            request=request_data,
+            now=now,
+            action=action,
+        )
+        session.commit()
+        return outcome
+
+    return _stored_response(await run_in_threadpool(run_and_commit))
 
 
 def _stored_response(outcome: idempotency.IdempotentResponse) -> JSONResponse:
@@ -202,7 +219,7 @@ def create_router(
         return {"code": biller.code, "account_id": biller.account_id}
 
     @router.post("/agents/{account_id}/funding", status_code=201, responses=created)
-    def fund_agent(
+    async def fund_agent(
         account_id: int,
         body: AmountIn,
         request: Request,
@@ -210,7 +227,7 @@ def create_router(
         principal: Annotated[Any, admins],
         key: IdempotencyKey,
     ) -> JSONResponse:
-        return _idempotent(
+        return await _idempotent(
             request,
             session,
             principal,
@@ -232,14 +249,14 @@ def create_router(
     # -- wallet operations (cashiers, agents) --------------------------------------------------
 
     @router.post("/cash-in", status_code=201, responses=created)
-    def cash_in(
+    async def cash_in(
         body: CashIn,
         request: Request,
         session: db_session,
         principal: Annotated[Any, tellers],
         key: IdempotencyKey,
     ) -> JSONResponse:
-        return _idempotent(
+        return await _idempotent(
             request,
             session,
             principal,
@@ -259,14 +276,14 @@ def create_router(
         )
 
     @router.post("/cash-out", status_code=201, responses=created)
-    def cash_out(
+    async def cash_out(
         body: CashIn,
         request: Request,
         session: db_session,
         principal: Annotated[Any, tellers],
         key: IdempotencyKey,
     ) -> JSONResponse:
-        return _idempotent(
+        return await _idempotent(
             request,
             session,
             principal,
@@ -286,14 +303,14 @@ def create_router(
         )
 
     @router.post("/transfers", status_code=201, responses=created)
-    def transfer(
+    async def transfer(
         body: TransferIn,
         request: Request,
         session: db_session,
         principal: Annotated[Any, tellers],
         key: IdempotencyKey,
     ) -> JSONResponse:
-        return _idempotent(
+        return await _idempotent(
             request,
             session,
             principal,
@@ -313,14 +330,14 @@ def create_router(
         )
 
     @router.post("/bill-payments", status_code=201, responses=created)
-    def pay_bill(
+    async def pay_bill(
         body: BillPaymentIn,
         request: Request,
         session: db_session,
         principal: Annotated[Any, tellers],
         key: IdempotencyKey,
     ) -> JSONResponse:
-        return _idempotent(
+        return await _idempotent(
             request,
             session,
             principal,
@@ -343,14 +360,14 @@ def create_router(
     # -- purchases at merchants ----------------------------------------------------------------
 
     @router.post("/purchases", status_code=201, responses=created)
-    def purchase(
+    async def purchase(
         body: PurchaseIn,
         request: Request,
         session: db_session,
         principal: Annotated[Any, tellers],
         key: IdempotencyKey,
     ) -> JSONResponse:
-        return _idempotent(
+        return await _idempotent(
             request,
             session,
             principal,
@@ -370,7 +387,7 @@ def create_router(
         )
 
     @router.post("/purchases/{operation_id}/void", status_code=201, responses=created)
-    def void(
+    async def void(
         operation_id: uuid.UUID,
         body: ReferenceIn,
         request: Request,
@@ -378,7 +395,7 @@ def create_router(
         principal: Annotated[Any, tellers],
         key: IdempotencyKey,
     ) -> JSONResponse:
-        return _idempotent(
+        return await _idempotent(
             request,
             session,
             principal,
@@ -397,7 +414,7 @@ def create_router(
         )
 
     @router.post("/purchases/{operation_id}/refunds", status_code=201, responses=created)
-    def refund(
+    async def refund(
         operation_id: uuid.UUID,
         body: AmountIn,
         request: Request,
@@ -405,7 +422,7 @@ def create_router(
         principal: Annotated[Any, tellers],
         key: IdempotencyKey,
     ) -> JSONResponse:
-        return _idempotent(
+        return await _idempotent(
             request,
             session,
             principal,
@@ -425,7 +442,7 @@ def create_router(
         )
 
     @router.post("/merchants/{account_id}/settlements", status_code=201, responses=created)
-    def settle(
+    async def settle(
         account_id: int,
         body: ReferenceIn,
         request: Request,
@@ -433,7 +450,7 @@ def create_router(
         principal: Annotated[Any, admins],
         key: IdempotencyKey,
     ) -> JSONResponse:
-        return _idempotent(
+        return await _idempotent(
             request,
             session,
             principal,
@@ -540,7 +557,7 @@ def create_router(
         return _stored_response(outcome)
 
     @router.post("/counter/purchases/{operation_id}/void", status_code=201, responses=created)
-    def counter_void(
+    async def counter_void(
         operation_id: uuid.UUID,
         body: ReferenceIn,
         request: Request,
@@ -549,8 +566,7 @@ def create_router(
         key: IdempotencyKey,
     ) -> JSONResponse:
         """Void one of this terminal's merchant's sales, same business day, before settlement."""
-        _own_sale(session, terminal, operation_id)
-        return _idempotent(
+        return await _idempotent(
             request,
             session,
             terminal,
@@ -565,11 +581,12 @@ def create_router(
                 now=_now(request),
                 client_reference=body.client_reference,
             ),
+            first=lambda: _own_sale(session, terminal, operation_id),
             operation_id=str(operation_id),
         )
 
     @router.post("/counter/purchases/{operation_id}/refunds", status_code=201, responses=created)
-    def counter_refund(
+    async def counter_refund(
         operation_id: uuid.UUID,
         body: AmountIn,
         request: Request,
@@ -578,8 +595,7 @@ def create_router(
         key: IdempotencyKey,
     ) -> JSONResponse:
         """Refund part or all of one of this terminal's merchant's sales."""
-        _own_sale(session, terminal, operation_id)
-        return _idempotent(
+        return await _idempotent(
             request,
             session,
             terminal,
@@ -595,6 +611,7 @@ def create_router(
                 now=_now(request),
                 client_reference=body.client_reference,
             ),
+            first=lambda: _own_sale(session, terminal, operation_id),
             operation_id=str(operation_id),
         )
 

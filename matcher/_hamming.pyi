@@ -5,10 +5,12 @@ import numpy.typing as npt
 
 def nearest(
     codes: npt.NDArray[np.uint8], live: npt.NDArray[np.uint8], probes: npt.NDArray[np.uint8],
-    start: int, stop: int, k: int, dist: npt.NDArray[np.uint16], slots: npt.NDArray[np.int64], /,
+    weights: npt.NDArray[np.uint8], start: int, stop: int, k: int, dist: npt.NDArray[np.uint16],
+    slots: npt.NDArray[np.int64], /,
 ) -> int:
-    """Slots in [start, stop) of the k live codes nearest to any probe variant (see the C
-    docstring); returns how many were written to ``slots``."""
+    """Slots in [start, stop) of the k live codes nearest to any probe variant, bits outside a
+    variant's weights counting half (distances in half bits; see the C docstring); returns how
+    many were written to ``slots``."""
 
 def kernel() -> str:
     """Name of the scan kernel in use: 'generic', 'popcnt', 'avx2' or 'avx512-vpopcntdq'."""

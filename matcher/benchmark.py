@@ -224,11 +224,16 @@ def _numpy_shortlist_search(
     codes64: npt.NDArray[np.uint64], probe: biometric.Template, subjects: list[str],
     planes: npt.NDArray[np.uint32], mask: npt.NDArray[np.uint32], shortlist: int, block: int,
 ) -> str:
-    q = probe_codes(probe, block=block).view(np.uint64)  # (Q, words): the same probe variants as the index
-    dist = np.bitwise_count(codes64 ^ q[0]).sum(axis=1, dtype=np.uint16)
-    for variant in q[1:]:
-        np.minimum(dist, np.bitwise_count(codes64 ^ variant).sum(axis=1, dtype=np.uint16),
-                   out=dist)
+    # The same probe variants and weights as the index, distances in half bits likewise.
+    code = probe_codes(probe, block=block)
+    pad = codes64.shape[1] * 8 - code.codes.shape[1]
+    q = np.pad(code.codes, ((0, 0), (0, pad))).view(np.uint64)
+    w = np.pad(code.weights, ((0, 0), (0, pad))).view(np.uint64)
+    offsets = 64 * q.shape[1] - np.bitwise_count(w).sum(axis=1)
+    dist = np.full(len(codes64), np.iinfo(np.uint16).max, dtype=np.uint16)
+    for variant, weight, offset in zip(q, w, offsets.tolist(), strict=True):
+        d = 2 * np.bitwise_count((codes64 ^ variant) & weight).sum(axis=1, dtype=np.uint16)
+        np.minimum(dist, d + np.uint16(offset), out=dist)
     top = np.argpartition(dist, shortlist)[:shortlist]
     stack = biometric.TemplateStack(
         [biometric.Template(planes[i], mask[i], probe.cols, probe.algorithm) for i in top])

@@ -14,12 +14,21 @@ approximates the dominant orientation of the block. The residual misalignment th
 (:data:`PROBE_SHIFTS`). A 32 x 32 grid gives 16 x 16 blocks x 6 planes = 1,536 bits (192 bytes)
 with 2-cell blocks, 384 bits (48 bytes) with 4-cell blocks.
 
+Fragile bits: a block whose valid cells vote half 1 and half 0 gets bit 0 by convention, but the
+bit is a coin toss (with four cells a tie is common). The gallery's codes keep that convention; the
+probe's codes come with a weight mask (:func:`probe_codes`) leaving its tied bits out, and
+the scan counts each left-out bit as half a difference whatever the gallery holds, so variants
+with different numbers of fragile bits stay comparable (Hollingsworth, Bowyer & Flynn, "The best
+bits in an iris code", IEEE TPAMI 31(6), 2009, mask the fragile bits of iris codes the same way).
+
 Measured on dev data (PolyU NIR, 150 palms, 1,755 templates; simulated captures), per-plane majority
 over 4-cell blocks beat coarser blocks (8 cells), overlapping blocks of the same size, and random
 projections (SimHash) of the pooled bit fractions to 256 or 512 bits; see ``matcher/README.md``.
 """
 
 from __future__ import annotations
+
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -82,27 +91,41 @@ def shortlist_codes(
         Packed codes, ``B = code_bits(P, R, cols, block) // 8`` bytes each, bit order as
         :func:`numpy.packbits` (big-endian within a byte), block-major then plane.
     """
+    return _codes(planes, mask, cols, block, weights=False)[0]
+
+
+def _codes(
+    planes: npt.NDArray[np.uint32], mask: npt.NDArray[np.uint32], cols: int, block: int,
+    *, weights: bool,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+    """Packed codes, and (if ``weights``) packed masks of their decided (untied) bits."""
     if planes.ndim != 3 or mask.shape != (planes.shape[0], planes.shape[2]):
         raise ValueError(f"planes {planes.shape} and mask {mask.shape} do not describe templates")
     g, p, r = planes.shape
     n_bytes = code_bits(p, r, cols, block) // 8
     out = np.zeros((g, n_bytes), dtype=np.uint8)
+    decided = np.zeros((g, n_bytes if weights else 0), dtype=np.uint8)
     for start in range(0, g, _CHUNK):
         stop = min(start + _CHUNK, g)
-        bits = _majority_bits(planes[start:stop], mask[start:stop], cols, block)
+        bits, sure = _majority_bits(planes[start:stop], mask[start:stop], cols, block, weights)
         packed = np.packbits(bits, axis=1)
         out[start:stop, : packed.shape[1]] = packed
-    return out
+        if weights:
+            decided[start:stop, : packed.shape[1]] = np.packbits(sure, axis=1)
+    return out, decided
 
 
 def _majority_bits(
-    planes: npt.NDArray[np.uint32], mask: npt.NDArray[np.uint32], cols: int, block: int
-) -> npt.NDArray[np.bool_]:
+    planes: npt.NDArray[np.uint32], mask: npt.NDArray[np.uint32], cols: int, block: int,
+    ties: bool = False,
+) -> tuple[npt.NDArray[np.bool_], npt.NDArray[np.bool_]]:
+    """Majority bits (G, blocks x P), and where ``ties`` the bits whose vote was not tied."""
     g, p, r = planes.shape
     br, bc = r // block, cols // block
     nibble = np.uint32((1 << block) - 1)
     valid = planes & mask[:, None, :]
     blocks = np.empty((g, br, bc, p), dtype=bool)
+    sure = np.empty((g, br, bc, p) if ties else (g, 0, 0, 0), dtype=bool)
     for j in range(bc):
         shift = np.uint32(j * block)
         # Bits set per row within the block's columns, then summed over the block's rows (as
@@ -115,7 +138,9 @@ def _majority_bits(
             ones_b += ones[:, :, k : br * block : block]
             cells_b += cells[:, k : br * block : block]
         blocks[:, :, j, :] = (2 * ones_b > cells_b[:, None, :]).transpose(0, 2, 1)
-    return blocks.reshape(g, br * bc * p)
+        if ties:
+            sure[:, :, j, :] = (2 * ones_b != cells_b[:, None, :]).transpose(0, 2, 1)
+    return blocks.reshape(g, br * bc * p), sure.reshape(g, -1)
 
 
 def shifted(
@@ -138,15 +163,34 @@ def shifted(
     return p, m
 
 
+class ProbeCodes(NamedTuple):
+    """A probe's shortlist codes, one row per translation, and their weight masks."""
+
+    #: (V, B) uint8: packed like :func:`shortlist_codes`.
+    codes: npt.NDArray[np.uint8]
+    #: (V, B) uint8: the bits that count in a distance; 0 where the block's vote was tied (and
+    #: in the padding), which the scan counts as half a difference.
+    weights: npt.NDArray[np.uint8]
+
+    def coarse(self, n_planes: int, planes: tuple[int, ...] | None = None) -> ProbeCodes:
+        """The coarse first-stage part of both (see :func:`coarse_codes`)."""
+        keep = COARSE_PLANES if planes is None else planes
+        return ProbeCodes(coarse_codes(self.codes, n_planes, keep),
+                          coarse_codes(self.weights, n_planes, keep))
+
+
 def probe_codes(
     template: biometric.Template, shifts: tuple[tuple[int, int], ...] = PROBE_SHIFTS,
     block: int = BLOCK,
-) -> npt.NDArray[np.uint8]:
-    """Shortlist codes of ``template`` translated by each of ``shifts``: (len(shifts), B)."""
+) -> ProbeCodes:
+    """Shortlist codes of ``template`` translated by each of ``shifts`` (len(shifts), B), with
+    masks of their untied bits (see the module's note on fragile bits)."""
     variants = [shifted(template.planes, template.mask, template.cols, dr, dc)
                 for dr, dc in shifts]
-    return shortlist_codes(np.stack([v[0] for v in variants]),
-                           np.stack([v[1] for v in variants]), template.cols, block)
+    codes, weights = _codes(np.stack([v[0] for v in variants]),
+                            np.stack([v[1] for v in variants]), template.cols, block,
+                            weights=True)
+    return ProbeCodes(codes, weights)
 
 
 def shortlist_code(template: biometric.Template, block: int = BLOCK) -> npt.NDArray[np.uint8]:

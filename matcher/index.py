@@ -50,6 +50,7 @@ from matcher.codes import (
     BLOCK,
     COARSE_PLANES,
     PROBE_SHIFTS,
+    ProbeCodes,
     coarse_codes,
     code_bits,
     probe_codes,
@@ -526,34 +527,32 @@ class PalmIndex:
             return slots
         return np.concatenate([slots, np.array(extra, dtype=np.int64)])
 
-    def _shortlist(self, code: npt.NDArray[np.uint8], n: int) -> npt.NDArray[np.int64]:
+    def _shortlist(self, code: ProbeCodes, n: int) -> npt.NDArray[np.int64]:
         """Under the read lock: slots of the ``n`` templates whose full codes are nearest to any
-        of the probe's full codes ``code`` (Q, B)."""
+        of the probe's full codes ``code`` (Q, B), its tied bits left out (one-stage: FAISS
+        counts every bit)."""
         if not self._two_stage:
-            ids, dist = self._nearest_codes(code, n)
+            ids, dist = self._nearest_codes(code.codes, n)
             return ids[np.lexsort((ids, dist))[:n]]
         assert self._geometry is not None
-        candidates = self._coarse_candidates(coarse_codes(code, self._geometry.planes))
+        candidates = self._coarse_candidates(code.coarse(self._geometry.planes))
         m = len(candidates)
         if m == 0:
             return candidates
         # Candidates come in ascending slot order, so the scan's ties (by position) are by slot.
-        probe = np.zeros((len(code), self._codes.shape[1]), dtype=np.uint8)
-        probe[:, : code.shape[1]] = code
+        probe, weight = _padded(code, self._codes.shape[1])
         full = np.empty(m, dtype=np.uint16)
         chosen = np.empty(n, dtype=np.int64)
-        got = _hamming.nearest(self._codes[candidates], np.ones(m, dtype=np.uint8), probe, 0, m,
-                               n, full, chosen)
+        got = _hamming.nearest(self._codes[candidates], np.ones(m, dtype=np.uint8), probe, weight,
+                               0, m, n, full, chosen)
         chosen = chosen[:got]
         return candidates[chosen[np.lexsort((chosen, full[chosen]))]]
 
-    def _coarse_candidates(self, code: npt.NDArray[np.uint8]) -> npt.NDArray[np.int64]:
+    def _coarse_candidates(self, code: ProbeCodes) -> npt.NDArray[np.int64]:
         """Under the read lock: per shard (a slot range), the ``coarse`` live slots whose coarse
         codes are nearest to any of ``code`` (Q, B'), scanned by :mod:`matcher._hamming`."""
         n_slots = len(self._subject_of)
-        width = self._coarse.shape[1]
-        probes = np.zeros((len(code), width), dtype=np.uint8)
-        probes[:, : code.shape[1]] = code
+        probes, weights = _padded(code, self._coarse.shape[1])
         bounds = np.linspace(0, n_slots, self._n_shards + 1).astype(np.int64)
 
         def one(shard: int) -> npt.NDArray[np.int64]:
@@ -561,8 +560,8 @@ class PalmIndex:
             if start == stop:
                 return np.zeros(0, np.int64)
             out = np.empty(self.coarse, dtype=np.int64)
-            got = _hamming.nearest(self._coarse, self._live, probes, start, stop, self.coarse,
-                                   self._distance_scratch(), out)
+            got = _hamming.nearest(self._coarse, self._live, probes, weights, start, stop,
+                                   self.coarse, self._distance_scratch(), out)
             return out[:got]
 
         if self._pool is not None:
@@ -610,6 +609,16 @@ class PalmIndex:
 
 
 _Item = TypeVar("_Item", bound=np.generic)
+
+
+def _padded(code: ProbeCodes, width: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+    """Probe codes and weights zero-padded to the gallery's code width (padding weighs 0: the
+    same constant for every code and variant)."""
+    probes = np.zeros((len(code.codes), width), dtype=np.uint8)
+    weights = np.zeros_like(probes)
+    probes[:, : code.codes.shape[1]] = code.codes
+    weights[:, : code.weights.shape[1]] = code.weights
+    return probes, weights
 
 
 def _grow(a: npt.NDArray[_Item], cap: int) -> npt.NDArray[_Item]:

@@ -25,8 +25,10 @@ if TYPE_CHECKING:
     from conftest import Palms
 
 
-def _reference(planes: np.ndarray, mask: np.ndarray, cols: int) -> np.ndarray:
-    """Straightforward per-cell computation of the block-majority code."""
+def _reference(planes: np.ndarray, mask: np.ndarray, cols: int, *,
+               decided: bool = False) -> np.ndarray:
+    """Straightforward per-cell computation of the block-majority code (or, if ``decided``, of
+    the mask of its bits whose vote was not tied)."""
     g, _, r = planes.shape
     cells = (planes[..., None] >> np.arange(32, dtype=np.uint32)) & 1  # (G, P, R, 32)
     valid = ((mask[..., None] >> np.arange(32, dtype=np.uint32)) & 1).astype(bool)
@@ -37,7 +39,7 @@ def _reference(planes: np.ndarray, mask: np.ndarray, cols: int) -> np.ndarray:
             v = valid[:, rows, cs]
             n = v.sum(axis=(1, 2))
             ones = (cells[:, :, rows, cs] * v[:, None]).sum(axis=(2, 3))
-            bits.append(2 * ones > n[:, None])
+            bits.append(2 * ones != n[:, None] if decided else 2 * ones > n[:, None])
     flat = np.stack(bits, axis=1).reshape(g, -1)
     return np.packbits(flat, axis=1)
 
@@ -60,6 +62,26 @@ def test_codes_equal_the_per_cell_definition(seed: int, cols: int, mask_density:
     assert codes.shape == (g, code_bits(6, 32, cols) // 8)
     ref = _reference(planes, mask, cols)
     assert np.array_equal(codes[:, : ref.shape[1]], ref)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), mask_density=st.floats(0.0, 1.0))
+def test_probe_weights_leave_out_exactly_the_tied_block_votes(seed: int,
+                                                             mask_density: float) -> None:
+    rng = np.random.default_rng(seed)
+    # Sparse planes make ties common (2 of 4 valid cells set), as in real codes' flat regions.
+    planes = (rng.integers(0, 2**32, (6, 32), dtype=np.uint32)
+              & rng.integers(0, 2**32, (6, 32), dtype=np.uint32))
+    mask_bits = rng.random((32, 32)) < mask_density
+    mask = (mask_bits.astype(np.uint32) << np.arange(32, dtype=np.uint32)).sum(
+        axis=1, dtype=np.uint32)
+    template = biometric.Template(planes, mask, 32)
+    got = probe_codes(template, shifts=((0, 0),))
+    assert np.array_equal(got.codes, _reference(planes[None], mask[None], 32))
+    assert np.array_equal(got.weights, _reference(planes[None], mask[None], 32, decided=True))
+    coarse = got.coarse(6)
+    assert np.array_equal(coarse.codes, coarse_codes(got.codes, 6))
+    assert np.array_equal(coarse.weights, coarse_codes(got.weights, 6))
 
 
 @settings(max_examples=25, deadline=None)
@@ -113,7 +135,7 @@ def test_probe_variants_recover_a_one_cell_misalignment(palms: Palms) -> None:
         for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
             planes, mask = shifted(t.planes, t.mask, t.cols, dr, dc)
             moved = biometric.Template(planes, mask, t.cols)
-            distances = np.bitwise_count(probe_codes(moved) ^ gallery).sum(axis=1)
+            distances = np.bitwise_count(probe_codes(moved).codes ^ gallery).sum(axis=1)
             # Variant 0 is the probe as captured; one of the others undoes the shift.
             assert distances.min() < distances[0]
             assert tuple(-np.array(PROBE_SHIFTS[int(distances.argmin())])) == (dr, dc)

@@ -33,12 +33,17 @@ def kernel(request: pytest.FixtureRequest) -> str:
 
 
 def reference(codes: np.ndarray, live: np.ndarray, probes: np.ndarray, start: int, stop: int,
-              k: int) -> tuple[np.ndarray, np.ndarray]:
+              k: int, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Slots (ascending) of the k nearest live codes in [start, stop), ties by slot, and the
-    distance of every slot (min over probe variants)."""
+    distance of every slot in half bits: min over probe variants of twice the differing bits
+    within the variant's weights plus the bits outside them."""
     words = codes.view(np.uint64)
-    dist = np.min([np.bitwise_count(words ^ p).sum(axis=1) for p in probes.view(np.uint64)],
-                  axis=0).astype(np.int64)
+    if weights is None:
+        weights = np.full_like(probes, 0xFF)
+    dist = np.min([
+        2 * np.bitwise_count((words ^ p) & w).sum(axis=1) + (64 * len(w) - np.bitwise_count(w).sum())
+        for p, w in zip(probes.view(np.uint64), weights.view(np.uint64), strict=True)
+    ], axis=0).astype(np.int64)
     slots = np.arange(start, stop)
     slots = slots[live[start:stop] > 0]
     order = np.lexsort((slots, dist[slots]))[:k]
@@ -46,10 +51,12 @@ def reference(codes: np.ndarray, live: np.ndarray, probes: np.ndarray, start: in
 
 
 def scan(codes: np.ndarray, live: np.ndarray, probes: np.ndarray, start: int, stop: int,
-         k: int) -> tuple[np.ndarray, np.ndarray]:
+         k: int, weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
     dist = np.empty(len(live), dtype=np.uint16)
     out = np.empty(k, dtype=np.int64)
-    got = _hamming.nearest(codes, live, probes, start, stop, k, dist, out)
+    if weights is None:
+        weights = np.full_like(probes, 0xFF)
+    got = _hamming.nearest(codes, live, probes, weights, start, stop, k, dist, out)
     return np.sort(out[:got]), dist
 
 
@@ -95,13 +102,16 @@ def test_every_kernel_agrees_with_the_reference(seed: int, n: int, variants: int
     codes = rng.integers(0, 4, (n, 64), dtype=np.uint8)  # few distinct distances: many ties
     live = (rng.random(n) > 0.2).astype(np.uint8)
     probes = rng.integers(0, 4, (variants, 64), dtype=np.uint8)
-    want, _ = reference(codes, live, probes, 0, n, k)
+    # Weights with whole zero bytes, whole 0xFF bytes and mixed ones: every kernel's masking.
+    weights = rng.choice(np.array([0, 0xFF, 0x0F, 0xA5], np.uint8), (variants, 64))
+    want, want_dist = reference(codes, live, probes, 0, n, k, weights)
     before = _hamming.kernel()
     try:
         for name in KERNELS:
             _hamming.set_kernel(name)
-            got, _ = scan(codes, live, probes, 0, n, k)
+            got, dist = scan(codes, live, probes, 0, n, k, weights)
             assert np.array_equal(got, want), name
+            assert np.array_equal(dist[live > 0], want_dist[live > 0]), name
     finally:
         _hamming.set_kernel(before)
 
@@ -120,7 +130,21 @@ def test_distances_span_the_whole_code_length(kernel: str) -> None:
     got, dist = scan(codes, live, probes, 0, 37, 37)
     assert np.array_equal(got, want)
     assert np.array_equal(dist, want_dist)
-    assert dist[11] == 0 and dist[5] == min(512, int(np.unpackbits(~probes[1]).sum()))
+    # In half bits: 2 per differing bit.
+    assert dist[11] == 0 and dist[5] == 2 * min(512, int(np.unpackbits(~probes[1]).sum()))
+
+
+def test_bits_outside_the_weights_count_half_whatever_the_code_holds(kernel: str) -> None:
+    # The probe's fragile bits: a code that differs from the probe only there is as near as one
+    # that agrees there, and both are half a bit per left-out bit from a perfect match.
+    probe = np.zeros((1, 64), dtype=np.uint8)
+    weights = np.full((1, 64), 0xFF, dtype=np.uint8)
+    weights[0, :4] = 0  # 32 fragile bits
+    codes = np.zeros((3, 64), dtype=np.uint8)
+    codes[1, :4] = 0xFF  # differs from the probe only in its fragile bits
+    codes[2, 10] = 0x01  # one real difference
+    _, dist = scan(codes, np.ones(3, np.uint8), probe, 0, 3, 3, weights)
+    assert dist.tolist() == [32, 32, 34]
 
 
 @pytest.mark.parametrize(
@@ -141,7 +165,20 @@ def test_distances_span_the_whole_code_length(kernel: str) -> None:
 def test_bad_arguments_are_refused_with_a_clear_error(codes, live, probes, start, stop, k, dist,
                                                       out, message) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ValueError, match=message):
-        _hamming.nearest(codes, live, probes, start, stop, k, dist, out)
+        _hamming.nearest(codes, live, probes, np.full_like(probes, 0xFF), start, stop, k, dist,
+                         out)
+
+
+@pytest.mark.parametrize(("width", "weight_rows", "message"), [
+    (8, 2, "weights must be shaped as the probes"),
+    (4096, 1, "shorter than 4096 bytes"),
+])
+def test_weights_of_the_wrong_shape_and_too_long_codes_are_refused(
+        width: int, weight_rows: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        _hamming.nearest(np.zeros((2, width), np.uint8), np.ones(2, np.uint8),
+                         np.zeros((1, width), np.uint8), np.zeros((weight_rows, width), np.uint8),
+                         0, 2, 1, np.empty(2, np.uint16), np.empty(1, np.int64))
 
 
 def test_a_read_only_output_is_refused() -> None:
@@ -149,7 +186,8 @@ def test_a_read_only_output_is_refused() -> None:
     out.flags.writeable = False
     with pytest.raises(TypeError, match="writable"):
         _hamming.nearest(np.zeros((4, 8), np.uint8), np.ones(4, np.uint8),
-                         np.zeros((1, 8), np.uint8), 0, 4, 1, np.empty(4, np.uint16), out)
+                         np.zeros((1, 8), np.uint8), np.zeros((1, 8), np.uint8), 0, 4, 1,
+                         np.empty(4, np.uint16), out)
 
 
 def test_an_unknown_kernel_is_refused() -> None:

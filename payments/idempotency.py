@@ -27,13 +27,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, insert, select
+from sqlalchemy import bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from palmvein.core.errors import ValidationFailed
-from payments.errors import IdempotencyKeyReused, RequestInFlight
-from payments.models import IdempotencyRecord
+from payments import pgfast
+from payments.errors import DuplicateClientReference, IdempotencyKeyReused, RequestInFlight
+from payments.models import IdempotencyRecord, Operation
 
 KEY_RETENTION = timedelta(hours=24)
 MAX_KEY_LENGTH = 255
@@ -70,26 +71,49 @@ def _advisory_lock_id(scope: str, key: str) -> int:
     return int.from_bytes(digest[:8], "big", signed=True)
 
 
-def _claim(session: Session, scope: str, key: str) -> None:
+_CLAIM = pgfast.Statement(select(func.pg_try_advisory_xact_lock(bindparam("lock_id"))))
+_RECORD = IdempotencyRecord.__table__
+_LOOKUP = pgfast.Statement(
+    select(
+        _RECORD.c.request_hash,
+        _RECORD.c.response_status,
+        _RECORD.c.response_body,
+        _RECORD.c.expires_at,
+    ).where(_RECORD.c.scope == bindparam("scope"), _RECORD.c.key == bindparam("key"))
+)
+_INSERT_RECORD = pgfast.Insert(
+    _RECORD,
+    (
+        "scope",
+        "key",
+        "request_hash",
+        "response_status",
+        "response_body",
+        "created_at",
+        "expires_at",
+    ),
+)
+
+
+def _claim_and_look_up(session: Session, scope: str, key: str) -> Any | None:
+    """Claim the key for this transaction and read what is stored under it.
+
+    The lookup is its own statement after the claim (sent in the same pipeline on PostgreSQL):
+    READ COMMITTED takes a new snapshot per statement, so a first request that committed before
+    we got the lock is seen. The claim does not wait: a key held by a running request is a 409.
+    """
+    lookup = (_LOOKUP, {"scope": scope, "key": key})
     if session.get_bind().dialect.name != "postgresql":
-        return
-    locked = session.connection().scalar(
-        select(func.pg_try_advisory_xact_lock(bindparam("lock_id"))),
-        {"lock_id": _advisory_lock_id(scope, key)},
+        (found,) = pgfast.fetch(session, lookup)
+        return found[0] if found else None
+    claimed, found = pgfast.fetch(
+        session, (_CLAIM, {"lock_id": _advisory_lock_id(scope, key)}), lookup
     )
-    if not locked:
+    if not claimed[0][0]:
         raise RequestInFlight(
             f"a request with Idempotency-Key {key!r} is still being processed; retry shortly"
         )
-
-
-_RECORD = IdempotencyRecord.__table__
-_LOOKUP = select(
-    _RECORD.c.request_hash,
-    _RECORD.c.response_status,
-    _RECORD.c.response_body,
-    _RECORD.c.expires_at,
-).where(_RECORD.c.scope == bindparam("scope"), _RECORD.c.key == bindparam("key"))
+    return found[0] if found else None
 
 
 def run_idempotent(
@@ -104,50 +128,57 @@ def run_idempotent(
 ) -> IdempotentResponse:
     """Run ``action`` once per (``scope``, ``key``); ``action`` returns (status, JSON body).
 
-    ``scope`` separates callers (one terminal's keys never collide with another's).
+    ``scope`` separates callers (one terminal's keys never collide with another's). The stored
+    response goes to the database with the action's own INSERTs when the action leaves them in
+    the session's :func:`payments.pgfast.writes` buffer (one round trip on PostgreSQL).
     """
     check_key(key)
     digest = fingerprint(operation, request)
-    _claim(session, scope, key)
-    # Looked up after the claim, in its own statement: a first request that committed while we
-    # waited for the lock is seen (READ COMMITTED takes a new snapshot per statement).
-    connection = session.connection()
-    stored = connection.execute(_LOOKUP, {"scope": scope, "key": key}).one_or_none()
-    if stored is not None and stored.expires_at <= now:
-        connection.execute(
+    stored = _claim_and_look_up(session, scope, key)
+    if stored is not None and stored[3] <= now:
+        session.connection().execute(
             delete(IdempotencyRecord).where(
                 IdempotencyRecord.scope == scope, IdempotencyRecord.key == key
             )
         )
         stored = None
     if stored is not None:
-        if stored.request_hash != digest:
+        request_hash, response_status, response_body, _ = stored
+        if request_hash != digest:
             raise IdempotencyKeyReused(
                 f"Idempotency-Key {key!r} was already used for a different request; "
                 "use a new key for a new request"
             )
-        body: dict[str, Any] = json.loads(stored.response_body)
-        return IdempotentResponse(status=stored.response_status, body=body, replayed=True)
-    status, body = action()
-    session.flush()  # the action's pending ORM work, before the Core INSERT below
-    try:
-        session.connection().execute(
-            insert(IdempotencyRecord),
-            {
-                "scope": scope,
-                "key": key,
-                "request_hash": digest,
-                "response_status": status,
-                "response_body": json.dumps(body, sort_keys=True, default=str),
-                "created_at": now,
-                "expires_at": now + KEY_RETENTION,
-            },
+        body: dict[str, Any] = json.loads(response_body)
+        return IdempotentResponse(status=response_status, body=body, replayed=True)
+    with pgfast.writes(session) as writes:
+        status, body = action()
+        writes.add(
+            _INSERT_RECORD,
+            [
+                {
+                    "scope": scope,
+                    "key": key,
+                    "request_hash": digest,
+                    "response_status": status,
+                    "response_body": json.dumps(body, sort_keys=True, default=str),
+                    "created_at": now,
+                    "expires_at": now + KEY_RETENTION,
+                }
+            ],
         )
-    except IntegrityError:
-        # Another request with this key committed between our lookup and our insert.
-        raise RequestInFlight(
-            f"a request with Idempotency-Key {key!r} completed concurrently; retry to read it"
-        ) from None
+        try:
+            writes.send(session)
+        except IntegrityError as exc:
+            if pgfast.violated_table(exc) == Operation.__tablename__:
+                # The action's own INSERT: its client reference was taken concurrently.
+                raise DuplicateClientReference(
+                    "client reference was used concurrently by another request"
+                ) from None
+            # Another request with this key committed between our lookup and our insert.
+            raise RequestInFlight(
+                f"a request with Idempotency-Key {key!r} completed concurrently; retry to read it"
+            ) from None
     return IdempotentResponse(status=status, body=body, replayed=False)
 
 

@@ -24,14 +24,17 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import and_, bindparam, func, insert, or_, select
+from sqlalchemy import BigInteger, and_, any_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.util import identity_key
 
 from palmvein.core.money import Money, currency_exponent
+from payments import pgfast
 from payments.errors import (
     AccountNotFound,
     HoldNotFound,
@@ -256,12 +259,47 @@ _LOCK_BY_ID_AND_KEY = (
 )
 
 
+# On PostgreSQL the ids are one array parameter (one statement text whatever their number, so
+# psycopg prepares it once); elsewhere the expanding IN above.
+_IDS = bindparam("ids", type_=ARRAY(BigInteger()))
+_LOCK_BY_ID_FAST = pgfast.Statement(
+    select(*_LOCK_COLUMNS).where(Account.id == any_(_IDS)).order_by(Account.id).with_for_update(),
+    elsewhere=_LOCK_BY_ID,
+)
+_LOCK_BY_ID_AND_KEY_FAST = pgfast.Statement(
+    select(*_LOCK_COLUMNS)
+    .where(
+        or_(
+            Account.id == any_(_IDS),
+            and_(
+                Account.owner_type == bindparam("key_owner_type"),
+                Account.owner_id == bindparam("key_owner_id"),
+                Account.kind == bindparam("key_kind"),
+                Account.currency == bindparam("key_currency"),
+            ),
+        )
+    )
+    .order_by(Account.id)
+    .with_for_update(),
+    elsewhere=_LOCK_BY_ID_AND_KEY,
+)
+
+
+_INSERT_POSTINGS = pgfast.Insert(
+    Posting.__table__, ("transaction_id", "account_id", "currency", "amount")
+)
+_INSERT_TRANSACTION = pgfast.Insert(
+    LedgerTransaction.__table__, ("id", "kind", "description", "operation_id", "created_at")
+)
+
+
 @dataclass(frozen=True, slots=True)
 class Locked:
     """What :func:`lock` read: the accounts by id, and the fee account when one was asked for."""
 
     accounts: dict[int, LockedAccount]
     fees: LockedAccount | None = None
+    then: list[Any] | None = None  # the rows of the ``then`` query, if one was given
 
 
 def lock(
@@ -271,17 +309,24 @@ def lock(
     fees_in: str | None = None,
     spread_by: int = 0,
     now: datetime | None = None,
+    then: tuple[pgfast.Statement, Mapping[str, Any]] | None = None,
 ) -> Locked:
     """Lock ``account_ids`` (and, with ``fees_in``, the fee account of that currency chosen by
     ``spread_by``) in one ``SELECT ... ORDER BY id FOR UPDATE``: the one global lock order, one
     round trip. Ids that do not exist are simply absent from the result; the caller says which
-    error that is. Plain rows are returned, no ORM objects: nothing to flush or refresh."""
+    error that is. Plain rows are returned, no ORM objects: nothing to flush or refresh.
+
+    ``then``: a query run right after the lock statement, in the same round trip on PostgreSQL
+    (it runs once the locks are held, with a snapshot of its own); its rows are ``then``.
+    """
     ids = sorted(set(account_ids))
     session.flush()  # what the ORM still holds goes in first (Core statements do not autoflush)
-    connection = session.connection()
+    extra = (then,) if then is not None else ()
     if fees_in is None:
-        rows = connection.execute(_LOCK_BY_ID, {"ids": ids}).all()
-        return Locked({row.id: LockedAccount(*row) for row in rows})
+        rows, *after = pgfast.fetch(session, (_LOCK_BY_ID_FAST, {"ids": ids}), *extra)
+        return Locked(
+            {row[0]: LockedAccount(*row) for row in rows}, then=after[0] if after else None
+        )
     shard = spread_by % FEE_SHARDS
     owner_id = SYSTEM_OWNER if shard == 0 else f"{SYSTEM_OWNER}#{shard}"
     key = {
@@ -291,8 +336,10 @@ def lock(
         "key_currency": fees_in,
     }
     for attempt in range(2):
-        rows = connection.execute(_LOCK_BY_ID_AND_KEY, {"ids": ids, **key}).all()
-        accounts = {row.id: LockedAccount(*row) for row in rows}
+        rows, *after = pgfast.fetch(
+            session, (_LOCK_BY_ID_AND_KEY_FAST, {"ids": ids, **key}), *extra
+        )
+        accounts = {row[0]: LockedAccount(*row) for row in rows}
         fees = next(
             (
                 a
@@ -311,7 +358,7 @@ def lock(
     assert fees is not None, "the fee account exists after it was opened"
     if fees.id not in ids:
         del accounts[fees.id]
-    return Locked(accounts, fees)
+    return Locked(accounts, fees, then=after[0] if after else None)
 
 
 def balance_of(session: Session, account_id: int) -> Balance:
@@ -390,11 +437,14 @@ def post(
     now: datetime,
     operation_id: uuid.UUID | None = None,
     locked: Mapping[int, LockedAccount] | None = None,
+    writes: pgfast.Writes | None = None,
 ) -> LedgerTransaction:
     """Book ``legs`` as one balanced, immutable transaction.
 
     ``locked``: the legs' accounts as the caller already locked them with :func:`lock` in this
-    transaction (otherwise they are locked here).
+    transaction (otherwise they are locked here). ``writes``: a buffer the caller sends (see
+    :mod:`payments.pgfast`); the postings and the header are then in the database only after
+    that, which is when the database checks them.
 
     Raises UnbalancedTransaction, InvalidAmount, InsufficientFunds or AccountNotFound; nothing is
     written when it raises.
@@ -414,9 +464,17 @@ def post(
     # credits first no account passes through a lower balance than the one it ends at. One
     # cached statement run for each row in order (psycopg sends them in one pipeline).
     ordered = sorted(legs, key=lambda leg: leg.amount.minor < 0)
-    connection = session.connection()
-    connection.execute(
-        insert(Posting),
+    transaction = LedgerTransaction(
+        id=transaction_id,
+        kind=kind,
+        description=description[:200],
+        operation_id=operation_id,
+        created_at=now,
+    )
+    # In the caller's open buffer (sent with its other INSERTs), or sent here: one round trip.
+    buffer = writes or pgfast.Writes()
+    buffer.add(
+        _INSERT_POSTINGS,
         [
             {
                 "transaction_id": transaction_id,
@@ -427,23 +485,20 @@ def post(
             for leg in ordered
         ],
     )
-    transaction = LedgerTransaction(
-        id=transaction_id,
-        kind=kind,
-        description=description[:200],
-        operation_id=operation_id,
-        created_at=now,
+    buffer.add(
+        _INSERT_TRANSACTION,
+        [
+            {
+                "id": transaction_id,
+                "kind": kind,
+                "description": transaction.description,
+                "operation_id": operation_id,
+                "created_at": now,
+            }
+        ],
     )
-    connection.execute(
-        insert(LedgerTransaction),
-        {
-            "id": transaction_id,
-            "kind": kind,
-            "description": transaction.description,
-            "operation_id": operation_id,
-            "created_at": now,
-        },
-    )
+    if writes is None:
+        buffer.send(session)
     attach(session, transaction)
     expire_balances(session, locked)
     return transaction

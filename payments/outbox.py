@@ -14,13 +14,29 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import insert, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from palmvein.core.db import unit_of_work
+from payments import pgfast
 from payments.models import OutboxMessage, OutboxStatus
 from payments.sms import SmsDeliveryError, SmsSender
 
+_INSERT_MESSAGE = pgfast.Insert(
+    OutboxMessage.__table__,
+    (
+        "channel",
+        "recipient",
+        "body",
+        "operation_id",
+        "status",
+        "attempts",
+        "next_attempt_at",
+        "last_error",
+        "created_at",
+        "sent_at",
+    ),
+)
 MAX_ATTEMPTS = 6
 FIRST_RETRY = timedelta(seconds=30)
 
@@ -42,13 +58,15 @@ def enqueue_many(
     *,
     now: datetime,
     operation_id: uuid.UUID | None = None,
+    writes: pgfast.Writes | None = None,
 ) -> None:
-    """Queue SMS ``(recipient, body)`` pairs in the caller's transaction (one pipelined batch)."""
+    """Queue SMS ``(recipient, body)`` pairs in the caller's transaction (one pipelined batch),
+    or in ``writes``, which the caller sends (see :mod:`payments.pgfast`)."""
     if not messages:
         return
-    session.flush()  # the operation they point at may still be pending in the ORM
-    session.connection().execute(
-        insert(OutboxMessage),
+    buffer = writes if writes is not None else pgfast.Writes()
+    buffer.add(
+        _INSERT_MESSAGE,
         [
             {
                 "channel": "sms",
@@ -65,6 +83,8 @@ def enqueue_many(
             for recipient, body in messages
         ],
     )
+    if writes is None:
+        buffer.send(session)  # flushes the ORM first: the operation may still be pending there
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -16,14 +16,16 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import String, any_, bindparam, func, select
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from palmvein.core.errors import ValidationFailed
 from palmvein.core.money import Money
-from payments import ledger, outbox
+from payments import ledger, outbox, pgfast
 from payments.errors import (
     AccountNotFound,
     BillerNotFound,
@@ -217,13 +219,35 @@ def _check_reference_free(session: Session, initiator: str, client_reference: st
 
 
 # Built once: constructing and cache-keying the statement cost as much client CPU as running it.
-_SPENT = select(func.coalesce(func.sum(Operation.amount), 0)).where(
+_SPENT_WHERE = (
     Operation.payer_account_id == bindparam("payer_id"),
     Operation.type == bindparam("type"),
-    Operation.status.in_(_COUNTED),
     Operation.created_at >= bindparam("start", type_=Operation.created_at.type),
     Operation.created_at < bindparam("end", type_=Operation.created_at.type),
 )
+_SPENT = pgfast.Statement(
+    select(func.coalesce(func.sum(Operation.amount), 0)).where(
+        *_SPENT_WHERE,
+        Operation.status == any_(bindparam("counted", list(_COUNTED), type_=ARRAY(String()))),
+    ),
+    elsewhere=select(func.coalesce(func.sum(Operation.amount), 0)).where(
+        *_SPENT_WHERE, Operation.status.in_(_COUNTED)
+    ),
+)
+
+
+def _spent_query(
+    policy: PaymentsPolicy, *, payer_id: int, operation: OperationType, now: datetime
+) -> tuple[pgfast.Statement, dict[str, Any]]:
+    start, end = policy.business_day(now)
+    return _SPENT, {"payer_id": payer_id, "type": operation.value, "start": start, "end": end}
+
+
+def _needs_daily_total(policy: PaymentsPolicy, operation: OperationType, currency: str) -> bool:
+    """Whether a daily limit or cap applies, so the day's total must be read under the lock."""
+    return policy.limit_for(operation, currency).per_day is not None or (
+        operation is OperationType.CASH_OUT and currency in policy.cash_out_daily_cap
+    )
 
 
 def _spent_today(
@@ -234,28 +258,40 @@ def _spent_today(
     operation: OperationType,
     now: datetime,
 ) -> int:
-    start, end = policy.business_day(now)
-    total = session.connection().scalar(
-        _SPENT, {"payer_id": payer_id, "type": operation.value, "start": start, "end": end}
-    )
+    query = _spent_query(policy, payer_id=payer_id, operation=operation, now=now)
+    (((total,),),) = pgfast.fetch(session, query)
     return int(total or 0)
 
 
-def _insert_operation(session: Session, operation: Operation) -> None:
-    """INSERT the operation in one Core statement and attach it to the session as persistent."""
-    session.flush()  # Core statements do not autoflush
-    try:
-        session.connection().execute(
-            insert(Operation),
-            {column: getattr(operation, column) for column in _OPERATION_COLUMNS},
-        )
-    except IntegrityError:
-        # Only the unique (initiator, client_reference) can fail here: a concurrent request
-        # with the same reference committed between our check and our insert.
-        raise DuplicateClientReference(
-            f"client reference {operation.client_reference!r} was used concurrently"
-        ) from None
+_INSERT_OPERATION = pgfast.Insert(Operation.__table__, _OPERATION_COLUMNS)
+
+
+def _insert_operation(
+    session: Session, operation: Operation, writes: pgfast.Writes | None = None
+) -> None:
+    """INSERT the operation (or queue it in ``writes``) and attach it to the session as
+    persistent.
+
+    The unique (initiator, client_reference) can fail when the INSERT runs: a concurrent request
+    with the same reference committed between our check and our insert (:func:`_send` says so).
+    """
+    buffer = writes if writes is not None else pgfast.Writes()
+    buffer.add(
+        _INSERT_OPERATION,
+        [{column: getattr(operation, column) for column in _OPERATION_COLUMNS}],
+    )
+    if writes is None:
+        _send(session, buffer)
     ledger.attach(session, operation)
+
+
+def _send(session: Session, writes: pgfast.Writes) -> None:
+    try:
+        writes.send(session)
+    except IntegrityError as exc:
+        if pgfast.violated_table(exc) != Operation.__tablename__:
+            raise
+        raise DuplicateClientReference("client reference was used concurrently") from None
 
 
 def _check_limits(
@@ -266,7 +302,10 @@ def _check_limits(
     operation: OperationType,
     amount: Money,
     now: datetime,
+    spent: int | None = None,
 ) -> None:
+    """Refuse ``amount`` above the per-transaction limit or past a daily limit or cap.
+    ``spent``: the day's total if the caller read it under the payer's lock already."""
     limit = policy.limit_for(operation, amount.currency)
     if limit.per_transaction is not None and amount.minor > limit.per_transaction:
         raise LimitExceeded(
@@ -280,7 +319,8 @@ def _check_limits(
         caps.append((policy.cash_out_daily_cap[amount.currency], "daily cash-out cap"))
     if not caps:
         return
-    spent = _spent_today(session, policy, payer_id=payer.id, operation=operation, now=now)
+    if spent is None:
+        spent = _spent_today(session, policy, payer_id=payer.id, operation=operation, now=now)
     for cap, name in caps:
         if spent + amount.minor > cap:
             raise LimitExceeded(
@@ -319,10 +359,18 @@ def _credit_sms(
 
 
 def _notify(
-    session: Session, operation: Operation, now: datetime, *messages: tuple[str, str] | None
+    session: Session,
+    operation: Operation,
+    now: datetime,
+    *messages: tuple[str, str] | None,
+    writes: pgfast.Writes | None = None,
 ) -> None:
     outbox.enqueue_many(
-        session, [m for m in messages if m is not None], now=now, operation_id=operation.id
+        session,
+        [m for m in messages if m is not None],
+        now=now,
+        operation_id=operation.id,
+        writes=writes,
     )
 
 
@@ -357,6 +405,7 @@ def _book(
     check_limits: bool = True,
     expect: Mapping[int, tuple[AccountKind, str]] | None = None,
     fee_to_operator: bool = False,
+    writes: pgfast.Writes | None = None,
 ) -> tuple[Operation, dict[int, ledger.LockedAccount]]:
     """Record the operation and post its ledger transaction; returns it with the accounts as
     locked (balances from before the posting).
@@ -364,17 +413,27 @@ def _book(
     All accounts are locked in one statement (ascending id) before anything is checked against
     them. ``expect`` maps account ids to the kind they must be (and the role named if not);
     ``fee_to_operator`` appends a leg crediting ``fee`` to the payer's fee account, which is
-    found and locked in the same statement.
+    found and locked in the same statement. The operation, postings and header are INSERTed
+    together after the reads (one round trip on PostgreSQL), or left in ``writes`` for the
+    caller to send.
     """
     ledger.check_amount(amount)
     _check_reference_free(session, initiator, client_reference)
     ids = {payer_id, payee_id, *(leg.account_id for leg in legs)}
+    # The day's total, when a limit needs it, is read right after the lock statement (same
+    # pipeline on PostgreSQL, its own snapshot): it sees every payment the lock waited for.
+    daily = check_limits and _needs_daily_total(policy, operation_type, amount.currency)
     locked = ledger.lock(
         session,
         ids,
         fees_in=amount.currency if fee_to_operator else None,
         spread_by=payer_id,
         now=now,
+        then=(
+            _spent_query(policy, payer_id=payer_id, operation=operation_type, now=now)
+            if daily
+            else None
+        ),
     )
     accounts = locked.accounts
     for account_id, (kind, role) in (expect or {}).items():
@@ -395,7 +454,13 @@ def _book(
         legs = [*legs, Leg(locked.fees.id, fee)]
     if check_limits:
         _check_limits(
-            session, policy, payer=payer, operation=operation_type, amount=amount, now=now
+            session,
+            policy,
+            payer=payer,
+            operation=operation_type,
+            amount=amount,
+            now=now,
+            spent=int(locked.then[0][0] or 0) if locked.then else None,
         )
     operation = Operation(
         id=uuid.uuid4(),
@@ -414,7 +479,8 @@ def _book(
         created_at=now,
         updated_at=now,
     )
-    _insert_operation(session, operation)
+    buffer = writes if writes is not None else pgfast.Writes()
+    _insert_operation(session, operation, buffer)
     ledger.post(
         session,
         legs,
@@ -423,7 +489,10 @@ def _book(
         now=now,
         operation_id=operation.id,
         locked=accounts,
+        writes=buffer,
     )
+    if writes is None:
+        _send(session, buffer)
     return operation, accounts
 
 
@@ -445,6 +514,10 @@ def _payer_pays_fee(
     ledger.check_amount(amount)
     fee = policy.fee_for(operation_type, amount)
     payer_id, payee_id = payer[0], payee[0]
+    # The operation, its postings and SMS go in one batch after the reads; inside
+    # run_idempotent's open buffer they go with the stored response too.
+    outer = pgfast.open_writes(session)
+    writes = outer if outer is not None else pgfast.Writes()
     operation, accounts = _book(
         session,
         policy,
@@ -460,6 +533,7 @@ def _payer_pays_fee(
         reference=reference,
         expect={payer_id: payer[1:], payee_id: payee[1:]},
         fee_to_operator=bool(fee.minor),
+        writes=writes,
     )
     # The payer's row is locked: what it has now is what it had less what this debited.
     available = Money(accounts[payer_id].available, amount.currency) - amount - fee
@@ -469,7 +543,10 @@ def _payer_pays_fee(
         now,
         _debit_sms(accounts[payer_id], operation, available),
         _credit_sms(accounts[payee_id], operation, amount),
+        writes=writes,
     )
+    if outer is None:
+        _send(session, writes)
     return operation
 
 

@@ -1,0 +1,191 @@
+"""The hot statements of a payment, run on PostgreSQL through the psycopg connection itself.
+
+A transfer is a handful of small statements; through SQLAlchemy each one paid more client CPU for
+compiling, cache-keying and result set-up than the database spent running it, and each was a round
+trip of its own. Here, on PostgreSQL with psycopg, a statement is compiled to SQL text once and run
+on the driver connection inside the session's transaction (the same connection, so the same
+transaction, locks and triggers), and statements that do not need each other's results are sent
+in one pipeline: one round trip. Other databases (SQLite for the demo) run the same statements
+through SQLAlchemy one by one, with the same results.
+
+:class:`Writes` collects the INSERTs of one operation and sends them together; a write buffered
+there reaches the database only when :meth:`Writes.send` runs, so nothing may read what it
+wrote before that (the payments code sends before any further statement).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Executable, Table
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import Session
+from sqlalchemy.sql import ClauseElement
+
+_SESSION_WRITES = "payments.pgfast.writes"  # Session.info key of the open Writes, if any
+
+
+def driver_connection(session: Session) -> Any | None:
+    """The psycopg connection under ``session``'s transaction (begun if it was not), or None
+    on any other database or driver."""
+    connection = session.connection()
+    dialect = connection.dialect
+    if dialect.name != "postgresql" or dialect.driver != "psycopg":
+        return None
+    return connection.connection.driver_connection
+
+
+class Statement:
+    """A Core statement compiled once to PostgreSQL SQL text with ``%(name)s`` parameters;
+    ``elsewhere`` is the one other databases run instead (default: the same)."""
+
+    __slots__ = ("_constants", "_text", "elsewhere", "statement")
+
+    def __init__(self, statement: ClauseElement, elsewhere: Executable | None = None) -> None:
+        self.statement = statement
+        self.elsewhere: Any = statement if elsewhere is None else elsewhere
+        self._text: str | None = None
+        self._constants: dict[str, Any] = {}
+
+    def text(self, dialect: Dialect) -> str:
+        if self._text is None:
+            compiled = self.statement.compile(dialect=dialect)
+            text = str(compiled)
+            if "POSTCOMPILE" in text:
+                raise ValueError("expanding parameters (IN lists) are not supported: use ANY")
+            # Bound constants (bindparam(value=...)) travel with the statement.
+            self._constants = {k: v for k, v in compiled.params.items() if v is not None}
+            self._text = text
+        return self._text
+
+    def params(self, given: Mapping[str, Any]) -> Mapping[str, Any]:
+        return {**self._constants, **given} if self._constants else given
+
+
+def _wrapped(sql: str, exc: Exception) -> Exception:
+    """The driver's error as SQLAlchemy would have raised it (IntegrityError, InternalError,
+    OperationalError, ...), so callers and the problem handlers see one family of errors."""
+    import psycopg
+
+    return DBAPIError.instance(sql, None, exc, psycopg.Error, hide_parameters=True)
+
+
+class Insert:
+    """``INSERT INTO table (columns) VALUES (...)``, no RETURNING, for :class:`Writes`."""
+
+    __slots__ = ("columns", "sql", "table")
+
+    def __init__(self, table: Any, columns: Sequence[str]) -> None:
+        if not isinstance(table, Table):
+            raise TypeError(f"a Table is needed, not {type(table).__name__}")
+        self.table: Table = table
+        self.columns = tuple(columns)
+        unknown = set(self.columns) - set(table.c.keys())
+        if unknown:
+            raise ValueError(f"{table.name} has no column {', '.join(sorted(unknown))}")
+        self.sql = (
+            f"INSERT INTO {table.name} ({', '.join(self.columns)}) "
+            f"VALUES ({', '.join(f'%({c})s' for c in self.columns)})"
+        )
+
+
+def fetch(session: Session, *queries: tuple[Statement, Mapping[str, Any]]) -> list[list[Any]]:
+    """Run ``queries`` in order and return each one's rows; on PostgreSQL in one pipeline."""
+    driver = driver_connection(session)
+    if driver is None:
+        connection = session.connection()
+        return [list(connection.execute(q.elsewhere, dict(p)).all()) for q, p in queries]
+    import psycopg
+
+    dialect = session.connection().dialect
+    try:
+        if len(queries) == 1:
+            query, params = queries[0]
+            return [driver.execute(query.text(dialect), query.params(params)).fetchall()]
+        with driver.pipeline():
+            cursors = [driver.execute(q.text(dialect), q.params(p)) for q, p in queries]
+        return [cursor.fetchall() for cursor in cursors]
+    except psycopg.Error as exc:
+        raise _wrapped(queries[0][0].text(dialect), exc) from exc
+
+
+class Writes:
+    """INSERTs of one operation, sent together by :meth:`send` (one pipeline on PostgreSQL).
+
+    Open one with :func:`writes`; code that writes asks :func:`open_writes` for the session's
+    open buffer and adds to it, or runs its INSERTs at once when there is none.
+    """
+
+    def __init__(self) -> None:
+        self._pending: list[tuple[Insert, list[dict[str, Any]]]] = []
+
+    def add(self, insert: Insert, rows: Sequence[dict[str, Any]]) -> None:
+        if rows:
+            self._pending.append((insert, list(rows)))
+
+    def send(self, session: Session) -> None:
+        """Run the buffered INSERTs in the order they were added.
+
+        Errors are SQLAlchemy's on either path (:class:`sqlalchemy.exc.IntegrityError` for a
+        constraint, the driver's error as ``orig``), so callers map them the same way.
+        """
+        pending, self._pending = self._pending, []
+        if not pending:
+            return
+        session.flush()  # pending ORM work goes first, as it would have without the buffer
+        driver = driver_connection(session)
+        if driver is None:
+            connection = session.connection()
+            for insert, rows in pending:
+                connection.execute(insert.table.insert(), rows)
+            return
+        import psycopg
+
+        try:
+            with driver.pipeline(), driver.cursor() as cursor:
+                for insert, rows in pending:
+                    if len(rows) == 1:
+                        cursor.execute(insert.sql, rows[0])
+                    else:
+                        cursor.executemany(insert.sql, rows)
+        except psycopg.Error as exc:
+            raise _wrapped(pending[0][0].sql, exc) from exc
+
+
+def open_writes(session: Session) -> Writes | None:
+    """The session's open :class:`Writes`, if a caller opened one with :func:`writes`."""
+    found: Writes | None = session.info.get(_SESSION_WRITES)
+    return found
+
+
+@contextmanager
+def writes(session: Session) -> Iterator[Writes]:
+    """Open a :class:`Writes` on ``session`` for the block (the caller sends it); an outer one
+    already open is reused (and sent by its opener)."""
+    outer = open_writes(session)
+    if outer is not None:
+        yield outer
+        return
+    buffer = Writes()
+    session.info[_SESSION_WRITES] = buffer
+    try:
+        yield buffer
+    finally:
+        session.info.pop(_SESSION_WRITES, None)
+
+
+_SQLITE_CONSTRAINT = re.compile(r"constraint failed: (\w+)\.")
+
+
+def violated_table(error: IntegrityError) -> str | None:
+    """The table whose constraint ``error`` violated: psycopg says so; SQLite names it in the
+    message (``UNIQUE constraint failed: table.column``)."""
+    table = getattr(getattr(error.orig, "diag", None), "table_name", None)
+    if isinstance(table, str):
+        return table
+    found = _SQLITE_CONSTRAINT.search(str(error.orig))
+    return found.group(1) if found else None

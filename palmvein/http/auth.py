@@ -46,7 +46,7 @@ from starlette.routing import BaseRoute
 from devices.routes import DeviceGuard
 from palmvein.core.errors import AuthenticationFailed, PermissionDenied
 from palmvein.core.security.roles import ALL_ROLES, Role
-from palmvein.core.security.tokens import TokenKind, csrf_matches, read_token
+from palmvein.core.security.tokens import TokenClaims, TokenKind, csrf_matches, read_token
 from palmvein.core.security.users import StaffUser, StaffUserRole
 from palmvein.core.settings import Settings
 
@@ -283,6 +283,29 @@ class _Credentials:
     session_token_id: str | None
 
 
+# Verified tokens by (secret, kind, token): the signature check is deterministic over the exact
+# string, so a token verified once needs only its expiry checked again (against the request's
+# clock, each time). Bounded: cleared when full.
+_VERIFIED_TOKENS_MAX = 4096
+_verified_tokens: dict[tuple[str, TokenKind, str], TokenClaims] = {}
+
+
+def _read_token_cached(secret: str, token: str, *, kind: TokenKind, now: datetime) -> TokenClaims:
+    """:func:`read_token`, with the signature, issuer and kind checks of a token already seen
+    reused; the expiry is checked every time, as ``read_token`` checks it."""
+    cache_key = (secret, kind, token)
+    claims = _verified_tokens.get(cache_key)
+    if claims is None:
+        claims = read_token(secret, token, kind=kind, now=now)
+        if len(_verified_tokens) >= _VERIFIED_TOKENS_MAX:
+            _verified_tokens.clear()
+        _verified_tokens[cache_key] = claims
+        return claims
+    if int(claims.expires_at.timestamp()) <= int(now.timestamp()):
+        raise AuthenticationFailed("the token has expired; log in again")
+    return claims
+
+
 def _verify_credentials(request: Request) -> _Credentials:
     """Check the bearer token or session cookie (and CSRF); no database involved."""
     settings = app_settings(request)
@@ -290,12 +313,12 @@ def _verify_credentials(request: Request) -> _Credentials:
     secret = settings.secret_key.get_secret_value()
     token = _bearer_token(request)
     if token is not None:
-        claims = read_token(secret, token, kind=TokenKind.ACCESS, now=now)
+        claims = _read_token_cached(secret, token, kind=TokenKind.ACCESS, now=now)
         return _Credentials(claims.user_id, "bearer", None)
     cookie = request.cookies.get(SESSION_COOKIE)
     if not cookie:
         raise AuthenticationFailed("sign in first: send a bearer token or a session cookie")
-    claims = read_token(secret, cookie, kind=TokenKind.SESSION, now=now)
+    claims = _read_token_cached(secret, cookie, kind=TokenKind.SESSION, now=now)
     if request.method not in _SAFE_METHODS and not csrf_matches(
         secret, claims.token_id, request.headers.get(CSRF_HEADER)
     ):

@@ -6,10 +6,12 @@ elsewhere (another API worker, the CLI, raw SQL) at the latest when the cached e
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from pydantic import SecretStr
 from sqlalchemy import Engine, delete, text, update
 
 from palmvein.core.security.roles import Role
@@ -151,3 +153,50 @@ def test_ttl_zero_caches_nothing() -> None:
     cache = PrincipalCache(ttl=0, clock=Ticks())
     cache.put(7, StaffStanding("omar", frozenset()), cache.generation())
     assert cache.get(7) is None and len(cache) == 0
+
+
+# -- verified tokens are reused, their expiry is not --------------------------------------------
+
+
+def test_a_token_seen_before_still_expires(
+    app: FastAPI,
+    client: TestClient,
+    make_staff: Callable[..., int],
+    bearer: Callable[[int], dict[str, str]],
+    clock: Any,
+    settings: Any,
+) -> None:
+    headers = bearer(make_staff("nadia", Role.AUDITOR))
+    assert _me(client, headers) == 200  # verified once, now reused
+    clock.advance(minutes=settings.access_token_minutes)
+    response = client.get("/auth/me", headers=headers)
+    assert response.status_code == 401
+    assert "expired" in response.json()["detail"]
+
+
+def test_a_tampered_token_is_refused_after_the_genuine_one_was_seen(
+    client: TestClient,
+    make_staff: Callable[..., int],
+    bearer: Callable[[int], dict[str, str]],
+) -> None:
+    headers = bearer(make_staff("karim", Role.AUDITOR))
+    assert _me(client, headers) == 200
+    token = headers["Authorization"].removeprefix("Bearer ")
+    head, payload, signature = token.split(".")
+    forged = f"{head}.{payload}.{signature[:-2]}{'AA' if signature[-2:] != 'AA' else 'BB'}"
+    assert _me(client, {"Authorization": f"Bearer {forged}"}) == 401
+
+
+def test_a_token_verified_under_one_secret_is_not_reused_under_another(
+    app: FastAPI,
+    client: TestClient,
+    make_staff: Callable[..., int],
+    bearer: Callable[[int], dict[str, str]],
+    settings: Any,
+) -> None:
+    headers = bearer(make_staff("leila", Role.AUDITOR))
+    assert _me(client, headers) == 200
+    app.state.settings = settings.model_copy(
+        update={"secret_key": SecretStr("another-secret-key-that-is-long-enough-0123456789")}
+    )
+    assert _me(client, headers) == 401

@@ -22,8 +22,8 @@ Measurements (all in the same run)
 * build time (codes + FAISS insertion + template arrays) and index memory;
 * identify latency (``PalmIndex.search``) p50 / p99 over all probes and repeats;
 * recall: the fraction of probes whose index top-1 is the exhaustive exact top-1
-  (:meth:`PalmIndex.search_exhaustive`, every template compared with
-  :func:`biometric.compare_many`), on as many probes as the exhaustive budget allows; and the
+  (:meth:`PalmIndex.search_exhaustive`, every template scored as :func:`biometric.compare_many`
+  scores it, in C), on as many probes as the exhaustive budget allows; and the
   fraction whose index top-1 is the true palm, on all probes, with its misses split into those
   where the true palm's templates score above the index's answer (the index lost it: a certain
   disagreement with the exhaustive search; counted apart when the palm's score reaches the match

@@ -78,7 +78,8 @@ def result_table(r: dict[str, Any]) -> Table:
     )
     ex = r["exhaustive_ms"]
     table.add_row(
-        "Exhaustive exact compare (NumPy)", f"p50 {ex['p50']:.1f} ms ({int(ex['n'])} searches)"
+        f"Exhaustive exact compare (every template, C, {cfg['shards']} threads)",
+        f"p50 {ex['p50']:.1f} ms ({int(ex['n'])} searches)",
     )
     floor = r["floor_ms"]
     bw = r["bandwidth_gbps"]

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from biometric import Template, TemplateFormatError, TemplateStack, compare, compare_many
-from biometric.compare import MAX_SHIFT
+from biometric.compare import MAX_SHIFT, rotate_code
 
 
 def code_and_mask(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -92,3 +92,50 @@ def test_templates_of_different_algorithms_are_not_compared() -> None:
     b = Template.from_bits(bits, mask, algorithm="other-v9")
     with pytest.raises(TemplateFormatError):
         compare(a, b)
+
+
+def test_rotate_code_by_a_quarter_turn_moves_every_cell_and_its_validity() -> None:
+    bits, mask = code_and_mask(7)
+    turned = rotate_code(Template.from_bits(bits, mask), 90.0)
+    # Counter-clockwise as displayed (rows down): np.rot90's direction.
+    assert turned == Template.from_bits(
+        np.rot90(bits, 1, axes=(1, 2)).copy(), np.rot90(mask).copy()
+    )
+    assert rotate_code(template(7), 0.0) == template(7)
+
+
+def test_rotate_code_marks_cells_from_outside_the_grid_invalid() -> None:
+    turned = rotate_code(template(8), 10.0)
+    cells = np.unpackbits(turned.mask.view(np.uint8), bitorder="little").reshape(32, 32)
+    assert not cells[0, 0] and not cells[-1, -1]  # corners come from outside
+    assert cells[16, 16]
+
+
+@settings(max_examples=30, deadline=None)
+@given(seeds, seeds, st.sampled_from([4.0, 10.0]))
+def test_rotation_search_is_symmetric_keeps_self_match_maximal_and_never_lowers_a_score(
+    a: int, b: int, rotation: float
+) -> None:
+    ta, tb = template(a), template(b)
+    ab = compare_many(ta, [tb], rotation=rotation)[0]
+    assert ab == compare_many(tb, [ta], rotation=rotation)[0]
+    assert compare_many(ta, [ta], rotation=rotation)[0] == 1.0
+    assert ab >= compare_many(ta, [tb], rotation=0.0)[0]
+
+
+def test_rotation_search_recovers_a_turned_code_better_than_translation_alone() -> None:
+    # A spatially smooth code turned by 8 degrees: at the grid's edge its
+    # cells moved by about two cells in different directions, which no single
+    # translation undoes.
+    rng = np.random.default_rng(5)
+    coarse = rng.integers(0, 2, size=(6, 16, 16)).astype(np.uint8)
+    bits = np.kron(coarse, np.ones((2, 2), np.uint8)).astype(bool)
+    original = Template.from_bits(bits, np.ones((32, 32), bool))
+    turned = rotate_code(original, 8.0)
+    assert compare_many(original, [turned], rotation=8.0)[0] > compare(original, turned) + 0.05
+
+
+def test_a_stack_keeps_its_turned_copies() -> None:
+    stack = TemplateStack([template(1), template(2)])
+    assert stack.rotated(3.0) is stack.rotated(3.0)
+    assert np.array_equal(stack.rotated(3.0).planes[1], rotate_code(template(2), 3.0).planes)

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import biometric
-from biometric.compare import MAX_SHIFT, REFERENCE_OVERLAP
+from biometric.compare import MAX_SHIFT, REFERENCE_OVERLAP, ROTATION
 from matcher import _hamming
 
 
@@ -69,3 +69,11 @@ def test_mismatched_shapes_are_refused() -> None:
     with pytest.raises(ValueError, match="max_shift"):
         _hamming.compare_many(t.planes, t.mask, t.planes[None], t.mask[None], 32, 9, 700.0,
                               np.empty(1))
+
+
+def test_the_contract_compare_has_no_rotation_search_the_c_reranking_lacks() -> None:
+    # matcher._hamming.compare_many re-implements compare_many without the opt-in rotation search
+    # (biometric.compare.ROTATION); the shipped impostor distribution was made without it too.
+    # Turning it on must come with both, or the index would decide on other numbers than compare.
+
+    assert ROTATION == 0

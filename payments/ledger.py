@@ -241,17 +241,18 @@ _LOCK_BY_ID = (
 )
 # The same, plus one system account found by its key: a payment's fee account is locked in the
 # same statement (and the same ascending-id order) as the accounts it pays between.
+_BY_KEY = and_(
+    Account.owner_type == bindparam("key_owner_type"),
+    Account.owner_id == bindparam("key_owner_id"),
+    Account.kind == bindparam("key_kind"),
+    Account.currency == bindparam("key_currency"),
+)
 _LOCK_BY_ID_AND_KEY = (
     select(*_LOCK_COLUMNS)
     .where(
         or_(
             Account.id.in_(bindparam("ids", expanding=True)),
-            and_(
-                Account.owner_type == bindparam("key_owner_type"),
-                Account.owner_id == bindparam("key_owner_id"),
-                Account.kind == bindparam("key_kind"),
-                Account.currency == bindparam("key_currency"),
-            ),
+            _BY_KEY,
         )
     )
     .order_by(Account.id)
@@ -271,12 +272,7 @@ _LOCK_BY_ID_AND_KEY_FAST = pgfast.Statement(
     .where(
         or_(
             Account.id == any_(_IDS),
-            and_(
-                Account.owner_type == bindparam("key_owner_type"),
-                Account.owner_id == bindparam("key_owner_id"),
-                Account.kind == bindparam("key_kind"),
-                Account.currency == bindparam("key_currency"),
-            ),
+            _BY_KEY,
         )
     )
     .order_by(Account.id)

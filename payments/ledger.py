@@ -468,33 +468,31 @@ def post(
         created_at=now,
     )
     # In the caller's open buffer (sent with its other INSERTs), or sent here: one round trip.
-    buffer = writes or pgfast.Writes()
-    buffer.add(
-        _INSERT_POSTINGS,
-        [
-            {
-                "transaction_id": transaction_id,
-                "account_id": leg.account_id,
-                "currency": leg.amount.currency,
-                "amount": leg.amount.minor,
-            }
-            for leg in ordered
-        ],
-    )
-    buffer.add(
-        _INSERT_TRANSACTION,
-        [
-            {
-                "id": transaction_id,
-                "kind": kind,
-                "description": transaction.description,
-                "operation_id": operation_id,
-                "created_at": now,
-            }
-        ],
-    )
-    if writes is None:
-        buffer.send(session)
+    with pgfast.batch(session, writes) as buffer:
+        buffer.add(
+            _INSERT_POSTINGS,
+            [
+                {
+                    "transaction_id": transaction_id,
+                    "account_id": leg.account_id,
+                    "currency": leg.amount.currency,
+                    "amount": leg.amount.minor,
+                }
+                for leg in ordered
+            ],
+        )
+        buffer.add(
+            _INSERT_TRANSACTION,
+            [
+                {
+                    "id": transaction_id,
+                    "kind": kind,
+                    "description": transaction.description,
+                    "operation_id": operation_id,
+                    "created_at": now,
+                }
+            ],
+        )
     attach(session, transaction)
     expire_balances(session, locked)
     return transaction

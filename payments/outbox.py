@@ -64,27 +64,27 @@ def enqueue_many(
     or in ``writes``, which the caller sends (see :mod:`payments.pgfast`)."""
     if not messages:
         return
-    buffer = writes if writes is not None else pgfast.Writes()
-    buffer.add(
-        _INSERT_MESSAGE,
-        [
-            {
-                "channel": "sms",
-                "recipient": recipient,
-                "body": body,
-                "operation_id": operation_id,
-                "status": OutboxStatus.PENDING.value,
-                "attempts": 0,
-                "next_attempt_at": now,
-                "last_error": None,
-                "created_at": now,
-                "sent_at": None,
-            }
-            for recipient, body in messages
-        ],
-    )
-    if writes is None:
-        buffer.send(session)  # flushes the ORM first: the operation may still be pending there
+    # Sent here unless the caller passed its buffer (Writes.send flushes the ORM first: the
+    # operation the messages point at may still be pending there).
+    with pgfast.batch(session, writes) as buffer:
+        buffer.add(
+            _INSERT_MESSAGE,
+            [
+                {
+                    "channel": "sms",
+                    "recipient": recipient,
+                    "body": body,
+                    "operation_id": operation_id,
+                    "status": OutboxStatus.PENDING.value,
+                    "attempts": 0,
+                    "next_attempt_at": now,
+                    "last_error": None,
+                    "created_at": now,
+                    "sent_at": None,
+                }
+                for recipient, body in messages
+            ],
+        )
 
 
 def retry_delay(attempts: int) -> timedelta:

@@ -16,7 +16,7 @@ wrote before that (the payments code sends before any further statement).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -176,6 +176,25 @@ def writes(session: Session) -> Iterator[Writes]:
         yield buffer
     finally:
         session.info.pop(_SESSION_WRITES, None)
+
+
+@contextmanager
+def batch(
+    session: Session,
+    writes: Writes | None,
+    send: Callable[[Session, Writes], None] | None = None,
+) -> Iterator[Writes]:
+    """``writes`` when the caller passes one (the caller sends it), else a new :class:`Writes`
+    sent by ``send`` (default: :meth:`Writes.send`) when the block ends without an error."""
+    if writes is not None:
+        yield writes
+        return
+    buffer = Writes()
+    yield buffer
+    if send is None:
+        buffer.send(session)
+    else:
+        send(session, buffer)
 
 
 _SQLITE_CONSTRAINT = re.compile(r"constraint failed: (\w+)\.")

@@ -275,13 +275,11 @@ def _insert_operation(
     The unique (initiator, client_reference) can fail when the INSERT runs: a concurrent request
     with the same reference committed between our check and our insert (:func:`_send` says so).
     """
-    buffer = writes if writes is not None else pgfast.Writes()
-    buffer.add(
-        _INSERT_OPERATION,
-        [{column: getattr(operation, column) for column in _OPERATION_COLUMNS}],
-    )
-    if writes is None:
-        _send(session, buffer)
+    with pgfast.batch(session, writes, _send) as buffer:
+        buffer.add(
+            _INSERT_OPERATION,
+            [{column: getattr(operation, column) for column in _OPERATION_COLUMNS}],
+        )
     ledger.attach(session, operation)
 
 
@@ -479,20 +477,19 @@ def _book(
         created_at=now,
         updated_at=now,
     )
-    buffer = writes if writes is not None else pgfast.Writes()
-    _insert_operation(session, operation, buffer)
-    ledger.post(
-        session,
-        legs,
-        kind=operation_type.value,
-        description=f"{operation_type.value} {amount}" + (f" ref {reference}" if reference else ""),
-        now=now,
-        operation_id=operation.id,
-        locked=accounts,
-        writes=buffer,
-    )
-    if writes is None:
-        _send(session, buffer)
+    with pgfast.batch(session, writes, _send) as buffer:
+        _insert_operation(session, operation, buffer)
+        ledger.post(
+            session,
+            legs,
+            kind=operation_type.value,
+            description=f"{operation_type.value} {amount}"
+            + (f" ref {reference}" if reference else ""),
+            now=now,
+            operation_id=operation.id,
+            locked=accounts,
+            writes=buffer,
+        )
     return operation, accounts
 
 
@@ -516,37 +513,34 @@ def _payer_pays_fee(
     payer_id, payee_id = payer[0], payee[0]
     # The operation, its postings and SMS go in one batch after the reads; inside
     # run_idempotent's open buffer they go with the stored response too.
-    outer = pgfast.open_writes(session)
-    writes = outer if outer is not None else pgfast.Writes()
-    operation, accounts = _book(
-        session,
-        policy,
-        operation_type=operation_type,
-        payer_id=payer_id,
-        payee_id=payee_id,
-        amount=amount,
-        fee=fee,
-        legs=[Leg(payer_id, -(amount + fee)), Leg(payee_id, amount)],
-        initiator=initiator,
-        client_reference=client_reference,
-        now=now,
-        reference=reference,
-        expect={payer_id: payer[1:], payee_id: payee[1:]},
-        fee_to_operator=bool(fee.minor),
-        writes=writes,
-    )
-    # The payer's row is locked: what it has now is what it had less what this debited.
-    available = Money(accounts[payer_id].available, amount.currency) - amount - fee
-    _notify(
-        session,
-        operation,
-        now,
-        _debit_sms(accounts[payer_id], operation, available),
-        _credit_sms(accounts[payee_id], operation, amount),
-        writes=writes,
-    )
-    if outer is None:
-        _send(session, writes)
+    with pgfast.batch(session, pgfast.open_writes(session), _send) as writes:
+        operation, accounts = _book(
+            session,
+            policy,
+            operation_type=operation_type,
+            payer_id=payer_id,
+            payee_id=payee_id,
+            amount=amount,
+            fee=fee,
+            legs=[Leg(payer_id, -(amount + fee)), Leg(payee_id, amount)],
+            initiator=initiator,
+            client_reference=client_reference,
+            now=now,
+            reference=reference,
+            expect={payer_id: payer[1:], payee_id: payee[1:]},
+            fee_to_operator=bool(fee.minor),
+            writes=writes,
+        )
+        # The payer's row is locked: what it has now is what it had less what this debited.
+        available = Money(accounts[payer_id].available, amount.currency) - amount - fee
+        _notify(
+            session,
+            operation,
+            now,
+            _debit_sms(accounts[payer_id], operation, available),
+            _credit_sms(accounts[payee_id], operation, amount),
+            writes=writes,
+        )
     return operation
 
 

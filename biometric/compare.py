@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -45,14 +46,26 @@ class TemplateStack:
         self.cols = first.cols
         self.planes = np.stack([t.planes for t in templates])  # (G, P, R)
         self.mask = np.stack([t.mask for t in templates])  # (G, R)
-        self._templates = tuple(templates)
         self._turned: dict[float, TemplateStack] = {}
+
+    @classmethod
+    def _of_arrays(
+        cls, planes: npt.NDArray[np.uint32], mask: npt.NDArray[np.uint32], cols: int,
+        algorithm: str,
+    ) -> TemplateStack:
+        stack = cls.__new__(cls)
+        stack.algorithm, stack.cols, stack.planes, stack.mask = algorithm, cols, planes, mask
+        stack._turned = {}
+        return stack
 
     def rotated(self, degrees: float) -> TemplateStack:
         """The stack of every template turned by ``degrees`` (:func:`rotate_code`), cached."""
         if degrees not in self._turned:
-            self._turned[degrees] = TemplateStack(
-                [rotate_code(t, degrees) for t in self._templates]
+            words = np.concatenate([self.planes, self.mask[:, None]], axis=1)  # (G, P + 1, R)
+            turned = _turn_words(words, self.cols, degrees)
+            self._turned[degrees] = TemplateStack._of_arrays(
+                np.ascontiguousarray(turned[:, :-1]), np.ascontiguousarray(turned[:, -1]),
+                self.cols, self.algorithm,
             )
         return self._turned[degrees]
 
@@ -75,6 +88,98 @@ def _shift_cols(words: npt.NDArray[np.uint32], shift: int, cols: int) -> npt.NDA
     return words >> np.uint32(-shift)
 
 
+@lru_cache(maxsize=64)
+def rotation_map(rows: int, cols: int, degrees: float) -> npt.NDArray[np.int32]:
+    """Source cell of every cell of a ``rows`` x ``cols`` grid turned by ``degrees``.
+
+    The turn :func:`rotate_code` applies, as a gather map: entry ``r * cols + c`` is the
+    flat index ``r' * cols + c'`` of the cell of the unturned grid that cell ``(r, c)`` takes,
+    or -1 where that source lies outside the grid. It is made by turning an image of the cells'
+    indices with the same OpenCV call that turned the bits themselves (``cv2.warpAffine``,
+    nearest neighbour, about ((cols - 1) / 2, (rows - 1) / 2), border 0): nearest-neighbour
+    resampling copies one source pixel (or the border value) into each pixel, whatever the
+    pixel type, so gathering the bits through this map gives the turned bits exactly
+    (tests/biometric/test_compare.py checks it against warping the bits). Cached per
+    (rows, cols, degrees); the array is read-only. matcher._hamming turns gallery templates in
+    C with the same map.
+    """
+    matrix = cv2.getRotationMatrix2D(((cols - 1) / 2.0, (rows - 1) / 2.0), degrees, 1.0)
+    # 1 + index, so the border's 0 means "outside"; float32 holds these integers exactly.
+    index = np.arange(1, rows * cols + 1, dtype=np.float32).reshape(rows, cols)
+    turned = cv2.warpAffine(index, matrix, (cols, rows), flags=cv2.INTER_NEAREST, borderValue=0)
+    source = np.asarray(turned, dtype=np.int64).ravel() - 1
+    out = source.astype(np.int32)
+    out.setflags(write=False)
+    return out
+
+
+@lru_cache(maxsize=64)
+def _rotation_layers(
+    rows: int, cols: int, degrees: float
+) -> tuple[tuple[int, npt.NDArray[np.intp], npt.NDArray[np.uint32]], ...]:
+    """:func:`rotation_map` as word operations: layers ``(offset, source_rows, masks)`` such that
+    the turned row ``r`` is the OR over layers of ``shift(row[source_rows[r]], offset) &
+    masks[r]``, ``shift`` moving bits ``offset`` columns up (down if negative). Within one
+    destination row, the cells taken from one source row at one column offset form one mask;
+    a layer holds at most one such mask per row. A turn of a few degrees needs a few layers."""
+    source = rotation_map(rows, cols, degrees).reshape(rows, cols).astype(np.int64)
+    segments: dict[tuple[int, int, int], int] = {}  # (row, source row, offset) -> column mask
+    for r in range(rows):
+        for c in range(cols):
+            s = int(source[r, c])
+            if s >= 0:
+                key = (r, s // cols, c - s % cols)
+                segments[key] = segments.get(key, 0) | (1 << c)
+    layers: list[tuple[int, dict[int, tuple[int, int]]]] = []  # offset, row -> (source, mask)
+    for (r, sr, offset), m in sorted(segments.items(), key=lambda kv: (kv[0][2], kv[0][0])):
+        for layer_offset, rows_of in layers:
+            if layer_offset == offset and r not in rows_of:
+                rows_of[r] = (sr, m)
+                break
+        else:
+            layers.append((offset, {r: (sr, m)}))
+    out = []
+    for offset, rows_of in layers:
+        src = np.zeros(rows, dtype=np.intp)
+        masks = np.zeros(rows, dtype=np.uint32)
+        for r, (sr, m) in rows_of.items():
+            src[r], masks[r] = sr, m
+        src.setflags(write=False)
+        masks.setflags(write=False)
+        out.append((offset, src, masks))
+    return tuple(out)
+
+
+def _turn_words(
+    words: npt.NDArray[np.uint32], cols: int, degrees: float
+) -> npt.NDArray[np.uint32]:
+    """Rows of bits (..., R) uint32 (bit ``c`` = column ``c``) turned by ``degrees``: each cell
+    gathered from its source cell (:func:`rotation_map`), 0 where the source is outside; done
+    as shifted, masked row gathers (:func:`_rotation_layers`), all layers at once."""
+    source_rows, up, down, masks = _stacked_layers(words.shape[-1], cols, degrees)
+    moved = (words[..., source_rows] << up) >> down  # (..., L, R)
+    return np.ascontiguousarray(np.bitwise_or.reduce(moved & masks, axis=-2))
+
+
+@lru_cache(maxsize=64)
+def _stacked_layers(
+    rows: int, cols: int, degrees: float
+) -> tuple[npt.NDArray[np.intp], npt.NDArray[np.uint32], npt.NDArray[np.uint32],
+           npt.NDArray[np.uint32]]:
+    """:func:`_rotation_layers` as arrays: source rows (L, R), shifts up and down (L, 1), masks
+    (L, R)."""
+    layers = _rotation_layers(rows, cols, degrees)
+    if not layers:  # every cell's source is outside the grid
+        layers = ((0, np.zeros(rows, dtype=np.intp), np.zeros(rows, dtype=np.uint32)),)
+    source_rows = np.stack([src for _, src, _ in layers])
+    up = np.array([[max(o, 0)] for o, _, _ in layers], dtype=np.uint32)
+    down = np.array([[max(-o, 0)] for o, _, _ in layers], dtype=np.uint32)
+    masks = np.stack([m for _, _, m in layers])
+    for a in (source_rows, up, down, masks):
+        a.setflags(write=False)
+    return source_rows, up, down, masks
+
+
 def rotate_code(template: Template, degrees: float) -> Template:
     """The template's code grid turned by ``degrees`` about its centre.
 
@@ -83,7 +188,9 @@ def rotate_code(template: Template, degrees: float) -> Template:
     are invalid. Orientation indices are not changed: a turn of a few degrees
     is a fraction of the 30-degree orientation step, while its displacement
     of the cells (up to 16 x sin(angle) cells at the grid's edge) is what
-    decorrelates two codes of one palm.
+    decorrelates two codes of one palm. The resampling is a gather through
+    :func:`rotation_map` (cached per grid and angle), equal bit for bit to
+    turning each bit plane with ``cv2.warpAffine`` (``INTER_NEAREST``).
 
     Parameters
     ----------
@@ -103,23 +210,12 @@ def rotate_code(template: Template, degrees: float) -> Template:
     .. [2] J. Daugman, "How iris recognition works", IEEE TCSVT 14(1), 2004
        (rotation tolerance by comparing codes at several relative rotations).
     """
-    rows, cols = template.shape
     if degrees == 0:
         return template
-    columns = np.arange(cols, dtype=np.uint32)
-    bits = ((template.planes[..., None] >> columns) & 1).astype(np.uint8)  # (P, R, C)
-    valid = ((template.mask[..., None] >> columns) & 1).astype(np.uint8)  # (R, C)
-    matrix = cv2.getRotationMatrix2D(((cols - 1) / 2.0, (rows - 1) / 2.0), degrees, 1.0)
-
-    def turn(grid: npt.NDArray[np.uint8]) -> npt.NDArray[np.bool_]:
-        return np.asarray(
-            cv2.warpAffine(grid, matrix, (cols, rows), flags=cv2.INTER_NEAREST, borderValue=0),
-            dtype=bool,
-        )
-
-    # warpAffine takes up to 4 channels: the planes go in one call each.
-    planes = np.stack([turn(plane) for plane in bits])
-    return Template.from_bits(planes, turn(valid), template.algorithm)
+    words = np.concatenate([template.planes, template.mask[None]])  # (P + 1, R)
+    turned = _turn_words(words, template.cols, degrees)
+    return Template(np.ascontiguousarray(turned[:-1]), np.ascontiguousarray(turned[-1]),
+                    template.cols, template.algorithm)
 
 
 def compare_many(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from biometric import Template, TemplateFormatError, TemplateStack, compare, compare_many
-from biometric.compare import MAX_SHIFT, rotate_code
+from biometric.compare import MAX_SHIFT, rotate_code, rotation_map
 
 
 def code_and_mask(seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -139,3 +140,65 @@ def test_a_stack_keeps_its_turned_copies() -> None:
     stack = TemplateStack([template(1), template(2)])
     assert stack.rotated(3.0) is stack.rotated(3.0)
     assert np.array_equal(stack.rotated(3.0).planes[1], rotate_code(template(2), 3.0).planes)
+
+
+def rotate_code_by_warping_the_bits(template: Template, degrees: float) -> Template:
+    """rotate_code as it was first written: each bit plane and the mask turned by OpenCV."""
+    rows, cols = template.shape
+    if degrees == 0:
+        return template
+    columns = np.arange(cols, dtype=np.uint32)
+    bits = ((template.planes[..., None] >> columns) & 1).astype(np.uint8)
+    valid = ((template.mask[..., None] >> columns) & 1).astype(np.uint8)
+    matrix = cv2.getRotationMatrix2D(((cols - 1) / 2.0, (rows - 1) / 2.0), degrees, 1.0)
+
+    def turn(grid: np.ndarray) -> np.ndarray:
+        return np.asarray(
+            cv2.warpAffine(grid, matrix, (cols, rows), flags=cv2.INTER_NEAREST, borderValue=0),
+            dtype=bool,
+        )
+
+    return Template.from_bits(np.stack([turn(p) for p in bits]), turn(valid), template.algorithm)
+
+
+def random_words(rng: np.random.Generator, planes: int, rows: int, cols: int) -> Template:
+    words = rng.integers(0, 2**cols, (planes + 1, rows), dtype=np.uint64).astype(np.uint32)
+    return Template(words[:-1], words[-1], cols)
+
+
+@settings(max_examples=120, deadline=None)
+@given(
+    seed=seeds,
+    shape=st.sampled_from([(32, 32), (32, 31), (31, 32), (17, 5), (64, 32), (2, 3)]),
+    degrees=st.one_of(
+        st.sampled_from([5.0, -5.0, 4.0, 6.0, 3.0, 8.0, 30.0, 90.0, 180.0, -137.5, 1e-3]),
+        st.floats(-360.0, 360.0, allow_nan=False),
+    ),
+)
+def test_rotate_code_gathers_exactly_the_bits_opencv_turns(
+    seed: int, shape: tuple[int, int], degrees: float
+) -> None:
+    template = random_words(np.random.default_rng(seed), 6, *shape)
+    assert rotate_code(template, degrees) == rotate_code_by_warping_the_bits(template, degrees)
+
+
+@pytest.mark.parametrize("degrees", [5.0, -5.0, 4.0, 6.0])
+def test_a_turned_stack_equals_each_template_turned_by_opencv(degrees: float) -> None:
+    rng = np.random.default_rng(11)
+    templates = [random_words(rng, 6, 32, 32) for _ in range(50)] + [template(3)]
+    turned = TemplateStack(templates).rotated(degrees)
+    for i, t in enumerate(templates):
+        want = rotate_code_by_warping_the_bits(t, degrees)
+        assert np.array_equal(turned.planes[i], want.planes)
+        assert np.array_equal(turned.mask[i], want.mask)
+
+
+def test_rotation_map_is_a_read_only_cached_gather_of_cells_or_outside() -> None:
+    source = rotation_map(32, 32, 5.0)
+    assert source is rotation_map(32, 32, 5.0)
+    assert not source.flags.writeable
+    assert source.dtype == np.int32 and source.shape == (32 * 32,)
+    assert source.min() == -1 and source.max() < 32 * 32
+    assert source[16 * 32 + 16] == 16 * 32 + 16  # cells near the centre stay
+    assert np.array_equal(rotation_map(4, 4, 90.0).reshape(4, 4),
+                          np.rot90(np.arange(16).reshape(4, 4)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 
 import cv2
@@ -27,6 +28,32 @@ REFERENCE_OVERLAP = 700
 #: FMR 1e-4 0.62 -> 0.41 %; simulated contactless EER 0.50 -> 0.19 %, FNMR at
 #: FMR 1e-4 2.78 -> 1.35 %; three comparisons per pair.
 ROTATION = 0.0
+
+
+@dataclass(frozen=True)
+class Comparator:
+    """The settings that fix :func:`compare`'s scores for given templates.
+
+    Scores, and so thresholds and impostor distributions, belong to a template algorithm *and*
+    a comparator: the same two templates score differently with another translation search or
+    rotation search. :attr:`id` names the setting (e.g. in an impostor distribution file).
+    """
+
+    max_shift: int
+    rotation: float
+    reference_overlap: int
+
+    @property
+    def id(self) -> str:
+        """e.g. ``masked-hamming/shift3/rot5/overlap700``."""
+        return (f"masked-hamming/shift{self.max_shift}/rot{self.rotation:g}"
+                f"/overlap{self.reference_overlap}")
+
+
+def comparator() -> Comparator:
+    """The comparator :func:`compare` uses now (``ROTATION`` is read at call time, as
+    :func:`compare_many` reads it)."""
+    return Comparator(MAX_SHIFT, float(ROTATION), REFERENCE_OVERLAP)
 
 
 class TemplateStack:

@@ -436,90 +436,239 @@ fail_codes:
 typedef uint32_t shifted_planes_t[MAX_PLANES][MAX_ROWS];
 typedef uint32_t shifted_mask_t[MAX_ROWS];
 
-/* Scores of g gallery templates against the probe's column shifts sp / sm (see compare_many).
- * Inlined into a plain and a POPCNT build, picked at run time. */
-static inline __attribute__((always_inline)) void
-score_all(const shifted_planes_t *sp, const shifted_mask_t *sm, const uint32_t *planes,
-          const uint32_t *mask, Py_ssize_t g, Py_ssize_t n_planes, Py_ssize_t rows,
-          int max_shift, double reference, double *scores)
+/* Rows r and r + 1 of a row array as one 64-bit word (row r in the low half), as the rows lie in
+ * memory on a little-endian machine; an unaligned load. */
+static inline __attribute__((always_inline)) uint64_t
+row_pair(const uint32_t *rows, Py_ssize_t r)
+{
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    uint64_t v;
+    memcpy(&v, rows + r, sizeof v);
+    return v;
+#else
+    return (uint64_t)rows[r] | ((uint64_t)rows[r + 1] << 32);
+#endif
+}
+
+/* The score of one gallery template (planes tp [P][rows], mask tm [rows]) against the probe's
+ * column shifts sp / sm, as biometric.compare_many's _compare_stack computes it. The integer
+ * counts (bits compared n, bits differing wrong) are summed two rows at a time with 64-bit
+ * popcounts (integers: any grouping gives the same sums); the floating-point steps are
+ * NumPy's, in NumPy's order. Inlined into a plain and a POPCNT build, picked at run time. */
+static inline __attribute__((always_inline)) double
+score_one(const shifted_planes_t *sp, const shifted_mask_t *sm, const uint32_t *tp,
+          const uint32_t *tm, Py_ssize_t n_planes, Py_ssize_t rows, int max_shift,
+          double reference)
 {
     const int shifts = 2 * max_shift + 1;
-    for (Py_ssize_t t = 0; t < g; t++) {
-        const uint32_t *tp = planes + t * n_planes * rows, *tm = mask + t * rows;
-        double best = INFINITY, best_n = 0.0;
-        /* Same order as biometric.compare_many: columns outer, rows inner; strict < keeps the
-         * first minimum. */
-        for (int s = 0; s < shifts; s++) {
-            for (int dr = -max_shift; dr <= max_shift; dr++) {
-                Py_ssize_t p0 = dr < 0 ? -dr : 0, g0 = dr > 0 ? dr : 0;
-                Py_ssize_t len = rows - (dr < 0 ? -dr : dr);
-                uint64_t n = 0, wrong = 0;
-                for (Py_ssize_t k = 0; k < len; k++) {
-                    uint32_t both = sm[s][p0 + k] & tm[g0 + k];
-                    n += (uint64_t)__builtin_popcount(both);
-                    for (Py_ssize_t p = 0; p < n_planes; p++) {
-                        wrong += (uint64_t)__builtin_popcount(
-                            (sp[s][p][p0 + k] ^ tp[p * rows + g0 + k]) & both);
-                    }
-                }
-                double nd = (double)n;
-                double hd = n > 0 ? (double)wrong / ((double)n_planes * nd) : 1.0;
-                if (hd < best) {
-                    best = hd;
-                    best_n = nd;
+    double best = INFINITY, best_n = 0.0;
+    /* Same order as biometric.compare_many: columns outer, rows inner; strict < keeps the
+     * first minimum. */
+    for (int s = 0; s < shifts; s++) {
+        for (int dr = -max_shift; dr <= max_shift; dr++) {
+            Py_ssize_t p0 = dr < 0 ? -dr : 0, g0 = dr > 0 ? dr : 0;
+            Py_ssize_t len = rows - (dr < 0 ? -dr : dr);
+            uint64_t n = 0, wrong = 0;
+            Py_ssize_t k = 0;
+            for (; k + 2 <= len; k += 2) {
+                uint64_t both = row_pair(sm[s], p0 + k) & row_pair(tm, g0 + k);
+                n += (uint64_t)__builtin_popcountll(both);
+                for (Py_ssize_t p = 0; p < n_planes; p++) {
+                    wrong += (uint64_t)__builtin_popcountll(
+                        (row_pair(sp[s][p], p0 + k) ^ row_pair(tp + p * rows, g0 + k)) & both);
                 }
             }
+            if (k < len) {
+                uint32_t both = sm[s][p0 + k] & tm[g0 + k];
+                n += (uint64_t)__builtin_popcount(both);
+                for (Py_ssize_t p = 0; p < n_planes; p++) {
+                    wrong += (uint64_t)__builtin_popcount(
+                        (sp[s][p][p0 + k] ^ tp[p * rows + g0 + k]) & both);
+                }
+            }
+            double nd = (double)n;
+            double hd = n > 0 ? (double)wrong / ((double)n_planes * nd) : 1.0;
+            if (hd < best) {
+                best = hd;
+                best_n = nd;
+            }
         }
-        double fraction = best_n / reference;
-        double hd_norm = 0.5 - (0.5 - best) * sqrt(fraction < 1.0 ? fraction : 1.0);
-        double score = 1.0 - hd_norm;
-        scores[t] = score < 0.0 ? 0.0 : score > 1.0 ? 1.0 : score;
+    }
+    double fraction = best_n / reference;
+    double hd_norm = 0.5 - (0.5 - best) * sqrt(fraction < 1.0 ? fraction : 1.0);
+    double score = 1.0 - hd_norm;
+    return score < 0.0 ? 0.0 : score > 1.0 ? 1.0 : score;
+}
+
+/* A turn of the code grid (biometric.compare.rotation_map) as word operations: destination row
+ * r is the OR over its segments of a source row shifted by a column offset and masked to the
+ * destination columns that take their cell from that source row at that offset. A turn of a few
+ * degrees has two to four segments a row; turning a template costs about as much as one
+ * shift of the comparison. */
+typedef struct {
+    int count[MAX_ROWS];
+    uint8_t source[MAX_ROWS][32];
+    int8_t offset[MAX_ROWS][32];
+    uint32_t mask[MAX_ROWS][32];
+} turn_t;
+
+/* Segments of a gather map (rows * cols entries: source cell r' * cols + c', or -1 for none);
+ * -1 if an entry is out of range. */
+static int
+build_turn(const int32_t *map, Py_ssize_t rows, int cols, turn_t *turn)
+{
+    for (Py_ssize_t r = 0; r < rows; r++) {
+        int count = 0;
+        for (int c = 0; c < cols; c++) {
+            int32_t s = map[r * cols + c];
+            if (s < 0) {
+                if (s != -1) return -1;
+                continue;
+            }
+            if (s >= rows * cols) return -1;
+            int source = s / cols, offset = c - s % cols, i = 0;
+            while (i < count && !(turn->source[r][i] == source && turn->offset[r][i] == offset)) {
+                i++;
+            }
+            if (i == count) {
+                turn->source[r][i] = (uint8_t)source;
+                turn->offset[r][i] = (int8_t)offset;
+                turn->mask[r][i] = 0;
+                count++;
+            }
+            turn->mask[r][i] |= 1u << c;
+        }
+        turn->count[r] = count;
+    }
+    return 0;
+}
+
+/* n_rows_arrays row arrays of `rows` words each (planes then mask, contiguous), turned. */
+static inline __attribute__((always_inline)) void
+turn_rows(const turn_t *turn, const uint32_t *src, uint32_t *dst, Py_ssize_t arrays,
+          Py_ssize_t rows)
+{
+    for (Py_ssize_t a = 0; a < arrays; a++) {
+        const uint32_t *in = src + a * rows;
+        uint32_t *out = dst + a * rows;
+        for (Py_ssize_t r = 0; r < rows; r++) {
+            uint32_t w = 0;
+            for (int i = 0; i < turn->count[r]; i++) {
+                uint32_t v = in[turn->source[r][i]];
+                int o = turn->offset[r][i];
+                w |= (o >= 0 ? v << o : v >> -o) & turn->mask[r][i];
+            }
+            out[r] = w;
+        }
+    }
+}
+
+/* The probe's column shifts, [shift][plane][row] and [shift][row]. */
+static void
+shift_probe(const uint32_t *probe_planes, const uint32_t *probe_mask, Py_ssize_t n_planes,
+            Py_ssize_t rows, int cols, int max_shift, shifted_planes_t *sp, shifted_mask_t *sm)
+{
+    const uint32_t full = cols < 32 ? (uint32_t)((1u << cols) - 1u) : 0xFFFFFFFFu;
+    for (int s = 0; s < 2 * max_shift + 1; s++) {
+        int dc = s - max_shift;
+        for (Py_ssize_t r = 0; r < rows; r++) {
+            uint32_t m = probe_mask[r];
+            sm[s][r] = dc >= 0 ? (m << dc) & full : m >> -dc;
+            for (Py_ssize_t p = 0; p < n_planes; p++) {
+                uint32_t w = probe_planes[p * rows + r];
+                sp[s][p][r] = dc >= 0 ? (w << dc) & full : w >> -dc;
+            }
+        }
+    }
+}
+
+/* Everything one call compares: the probe's shifts, and with a turn, the turned probe's. */
+typedef struct {
+    shifted_planes_t sp[2 * MAX_SHIFT_CELLS + 1];
+    shifted_mask_t sm[2 * MAX_SHIFT_CELLS + 1];
+    shifted_planes_t turned_sp[2 * MAX_SHIFT_CELLS + 1];
+    shifted_mask_t turned_sm[2 * MAX_SHIFT_CELLS + 1];
+    turn_t turn;
+    int turning;
+} probe_t;
+
+/* Scores of g gallery templates: without a turn, score_one; with it, the best of the probe
+ * against the template, the turned probe against the template and the probe against the turned
+ * template (np.maximum in compare_many's order; the scores are never NaN). */
+static inline __attribute__((always_inline)) void
+score_all(const probe_t *probe, const uint32_t *planes, const uint32_t *mask, Py_ssize_t g,
+          Py_ssize_t n_planes, Py_ssize_t rows, int max_shift, double reference, double *scores)
+{
+    uint32_t turned[(MAX_PLANES + 1) * MAX_ROWS];
+    for (Py_ssize_t t = 0; t < g; t++) {
+        const uint32_t *tp = planes + t * n_planes * rows, *tm = mask + t * rows;
+        double score = score_one(probe->sp, probe->sm, tp, tm, n_planes, rows, max_shift,
+                                 reference);
+        if (probe->turning) {
+            double s2 = score_one(probe->turned_sp, probe->turned_sm, tp, tm, n_planes, rows,
+                                  max_shift, reference);
+            score = s2 > score ? s2 : score;
+            turn_rows(&probe->turn, tp, turned, n_planes, rows);
+            turn_rows(&probe->turn, tm, turned + n_planes * rows, 1, rows);
+            double s3 = score_one(probe->sp, probe->sm, turned, turned + n_planes * rows,
+                                  n_planes, rows, max_shift, reference);
+            score = s3 > score ? s3 : score;
+        }
+        scores[t] = score;
     }
 }
 
 static void
-score_plain(const shifted_planes_t *sp, const shifted_mask_t *sm, const uint32_t *planes,
-            const uint32_t *mask, Py_ssize_t g, Py_ssize_t n_planes, Py_ssize_t rows,
-            int max_shift, double reference, double *scores)
+score_plain(const probe_t *probe, const uint32_t *planes, const uint32_t *mask, Py_ssize_t g,
+            Py_ssize_t n_planes, Py_ssize_t rows, int max_shift, double reference,
+            double *scores)
 {
-    score_all(sp, sm, planes, mask, g, n_planes, rows, max_shift, reference, scores);
+    score_all(probe, planes, mask, g, n_planes, rows, max_shift, reference, scores);
 }
 
 #ifdef HAVE_X86
 __attribute__((target("popcnt")))
 #endif
 static void
-score_popcnt(const shifted_planes_t *sp, const shifted_mask_t *sm, const uint32_t *planes,
-             const uint32_t *mask, Py_ssize_t g, Py_ssize_t n_planes, Py_ssize_t rows,
-             int max_shift, double reference, double *scores)
+score_popcnt(const probe_t *probe, const uint32_t *planes, const uint32_t *mask, Py_ssize_t g,
+             Py_ssize_t n_planes, Py_ssize_t rows, int max_shift, double reference,
+             double *scores)
 {
-    score_all(sp, sm, planes, mask, g, n_planes, rows, max_shift, reference, scores);
+    score_all(probe, planes, mask, g, n_planes, rows, max_shift, reference, scores);
 }
 
 PyDoc_STRVAR(compare_many_doc,
-"compare_many(probe_planes, probe_mask, planes, mask, cols, max_shift, reference_overlap, out)\n\n"
+"compare_many(probe_planes, probe_mask, planes, mask, cols, max_shift, reference_overlap, out,\n"
+"             rotation_map=None)\n\n"
 "The scores biometric.compare_many gives (same operations in the same order, so the same\n"
 "float64 values): masked Hamming distance of the bit planes minimised over translations of up\n"
 "to max_shift cells, Daugman's normalisation for the bits compared, 1 - distance clipped to\n"
 "[0, 1]. probe_planes: (P, R) uint32; probe_mask: (R,) uint32; planes: (G, P, R) uint32;\n"
-"mask: (G, R) uint32; out: writable (G,) float64. The GIL is released while comparing.");
+"mask: (G, R) uint32; out: writable (G,) float64.\n"
+"rotation_map: None, or the rotation search's turn as biometric.compare.rotation_map(R, cols,\n"
+"degrees) gives it ((R * cols,) int32, source cell or -1): then each score is the best of the\n"
+"probe against the template, the probe turned by the map against the template, and the probe\n"
+"against the template turned by the map, as compare_many(..., rotation=degrees).\n"
+"The GIL is released while comparing.");
 
 static PyObject *
 compare_many(PyObject *Py_UNUSED(self), PyObject *args)
 {
-    PyObject *pp_o, *pm_o, *gp_o, *gm_o, *out_o;
+    PyObject *pp_o, *pm_o, *gp_o, *gm_o, *out_o, *map_o = Py_None;
     int cols, max_shift;
     double reference;
-    if (!PyArg_ParseTuple(args, "OOOOiidO", &pp_o, &pm_o, &gp_o, &gm_o, &cols, &max_shift,
-                          &reference, &out_o)) {
+    if (!PyArg_ParseTuple(args, "OOOOiidO|O", &pp_o, &pm_o, &gp_o, &gm_o, &cols, &max_shift,
+                          &reference, &out_o, &map_o)) {
         return NULL;
     }
-    Py_buffer pp, pm, gp, gm, out;
+    Py_buffer pp, pm, gp, gm, out, map = {0};
+    int have_map = map_o != Py_None;
     if (get_buffer(pp_o, &pp, 0, "probe_planes") < 0) return NULL;
     if (get_buffer(pm_o, &pm, 0, "probe_mask") < 0) goto fail_pp;
     if (get_buffer(gp_o, &gp, 0, "planes") < 0) goto fail_pm;
     if (get_buffer(gm_o, &gm, 0, "mask") < 0) goto fail_gp;
     if (get_buffer(out_o, &out, 1, "out") < 0) goto fail_gm;
+    if (have_map && get_buffer(map_o, &map, 0, "rotation_map") < 0) goto fail_out;
 
     Py_ssize_t rows = pm.len / 4, n_planes = rows ? pp.len / 4 / rows : 0;
     Py_ssize_t g = out.len / 8;
@@ -540,34 +689,43 @@ compare_many(PyObject *Py_UNUSED(self), PyObject *args)
                         "reference_overlap > 0");
         goto fail_all;
     }
+    if (have_map && map.len != rows * cols * 4) {
+        PyErr_SetString(PyExc_ValueError, "rotation_map must be (R * cols,) int32");
+        goto fail_all;
+    }
+    probe_t *probe = PyMem_Malloc(sizeof(probe_t));
+    if (probe == NULL) {
+        PyErr_NoMemory();
+        goto fail_all;
+    }
+    probe->turning = have_map;
+    if (have_map && build_turn(map.buf, rows, cols, &probe->turn) < 0) {
+        PyMem_Free(probe);
+        PyErr_SetString(PyExc_ValueError, "rotation_map entries must be -1 or a cell index");
+        goto fail_all;
+    }
     const uint32_t *probe_planes = pp.buf, *probe_mask = pm.buf;
     const uint32_t *planes = gp.buf, *mask = gm.buf;
     double *scores = out.buf;
-    const uint32_t full = cols < 32 ? (uint32_t)((1u << cols) - 1u) : 0xFFFFFFFFu;
-    const int shifts = 2 * max_shift + 1;
 
     Py_BEGIN_ALLOW_THREADS
-    /* The probe's column shifts, once: [shift][plane][row] and [shift][row]. */
-    shifted_planes_t sp[2 * MAX_SHIFT_CELLS + 1];
-    shifted_mask_t sm[2 * MAX_SHIFT_CELLS + 1];
-    for (int s = 0; s < shifts; s++) {
-        int dc = s - max_shift;
-        for (Py_ssize_t r = 0; r < rows; r++) {
-            uint32_t m = probe_mask[r];
-            sm[s][r] = dc >= 0 ? (m << dc) & full : m >> -dc;
-            for (Py_ssize_t p = 0; p < n_planes; p++) {
-                uint32_t w = probe_planes[p * rows + r];
-                sp[s][p][r] = dc >= 0 ? (w << dc) & full : w >> -dc;
-            }
-        }
+    shift_probe(probe_planes, probe_mask, n_planes, rows, cols, max_shift, probe->sp, probe->sm);
+    if (have_map) {
+        uint32_t turned[(MAX_PLANES + 1) * MAX_ROWS];
+        turn_rows(&probe->turn, probe_planes, turned, n_planes, rows);
+        turn_rows(&probe->turn, probe_mask, turned + n_planes * rows, 1, rows);
+        shift_probe(turned, turned + n_planes * rows, n_planes, rows, cols, max_shift,
+                    probe->turned_sp, probe->turned_sm);
     }
     if (have_popcount()) {
-        score_popcnt(sp, sm, planes, mask, g, n_planes, rows, max_shift, reference, scores);
+        score_popcnt(probe, planes, mask, g, n_planes, rows, max_shift, reference, scores);
     } else {
-        score_plain(sp, sm, planes, mask, g, n_planes, rows, max_shift, reference, scores);
+        score_plain(probe, planes, mask, g, n_planes, rows, max_shift, reference, scores);
     }
     Py_END_ALLOW_THREADS
 
+    PyMem_Free(probe);
+    if (have_map) PyBuffer_Release(&map);
     PyBuffer_Release(&out);
     PyBuffer_Release(&gm);
     PyBuffer_Release(&gp);
@@ -576,6 +734,8 @@ compare_many(PyObject *Py_UNUSED(self), PyObject *args)
     Py_RETURN_NONE;
 
 fail_all:
+    if (have_map) PyBuffer_Release(&map);
+fail_out:
     PyBuffer_Release(&out);
 fail_gm:
     PyBuffer_Release(&gm);

@@ -21,7 +21,9 @@ def set_kernel(name: str, /) -> None:
 def compare_many(
     probe_planes: npt.NDArray[np.uint32], probe_mask: npt.NDArray[np.uint32],
     planes: npt.NDArray[np.uint32], mask: npt.NDArray[np.uint32], cols: int, max_shift: int,
-    reference_overlap: float, out: npt.NDArray[np.float64], /,
+    reference_overlap: float, out: npt.NDArray[np.float64],
+    rotation_map: npt.NDArray[np.int32] | None = None, /,
 ) -> None:
     """biometric.compare_many's scores of the probe against (G, P, R) planes, bit for bit,
-    written to ``out`` (see the C docstring)."""
+    written to ``out`` (see the C docstring); with ``rotation_map``
+    (biometric.compare.rotation_map(R, cols, degrees)) those of ``rotation=degrees``."""

@@ -43,7 +43,7 @@ import numpy as np
 import numpy.typing as npt
 
 import biometric
-from biometric.compare import MAX_SHIFT, REFERENCE_OVERLAP
+from biometric.compare import MAX_SHIFT, REFERENCE_OVERLAP, comparator, rotation_map
 from matcher import _hamming
 from matcher._faiss import faiss, single_threaded
 from matcher.codes import (
@@ -609,11 +609,15 @@ def _exact_scores(
     """``biometric.compare_many``'s scores of ``probe`` against (G, P, R) ``planes`` and (G, R)
     ``mask`` (C-contiguous), bit for bit (tests/matcher/test_rerank.py), written to ``out``: in C,
     because the NumPy version spent ~3 ms of a 1M search on ~40 templates in per-shift array
-    calls."""
+    calls. The rotation search is the contract's (``biometric.compare.ROTATION``, read at each
+    call as ``compare_many`` reads it): its turn goes to C as the gather map
+    :func:`biometric.compare.rotation_map` gives, and C turns each template with it."""
+    rotation = comparator().rotation
+    turn = rotation_map(planes.shape[-1], cols, rotation) if rotation else None
     _hamming.compare_many(
         np.ascontiguousarray(probe.planes, dtype=np.uint32),
         np.ascontiguousarray(probe.mask, dtype=np.uint32),
-        planes, mask, cols, MAX_SHIFT, float(REFERENCE_OVERLAP), out,
+        planes, mask, cols, MAX_SHIFT, float(REFERENCE_OVERLAP), out, turn,
     )
 
 

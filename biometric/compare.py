@@ -275,19 +275,20 @@ def compare_many(
     (G,) float64 ndarray of scores in [0, 1].
     """
     stack = gallery if isinstance(gallery, TemplateStack) else TemplateStack(gallery)
-    scores = _compare_stack(probe, stack, max_shift)
+    _check_stack(probe, stack)
+    shifted = _ProbeShifts(probe, max_shift)
+    scores = shifted.scores(stack)
     rotation = ROTATION if rotation is None else rotation
     if rotation:
-        # One template turned, the other not: each pair is resampled once.
-        scores = np.maximum(scores, _compare_stack(rotate_code(probe, rotation), stack, max_shift))
-        scores = np.maximum(scores, _compare_stack(probe, stack.rotated(rotation), max_shift))
+        # One template turned, the other not: each pair is resampled once. The probe's shifted
+        # copies serve the unturned and the turned gallery alike.
+        turned = _ProbeShifts(rotate_code(probe, rotation), max_shift)
+        scores = np.maximum(scores, turned.scores(stack))
+        scores = np.maximum(scores, shifted.scores(stack.rotated(rotation)))
     return scores
 
 
-def _compare_stack(
-    probe: Template, stack: TemplateStack, max_shift: int
-) -> npt.NDArray[np.float64]:
-    """:func:`compare_many` without the rotation search."""
+def _check_stack(probe: Template, stack: TemplateStack) -> None:
     if (
         probe.algorithm != stack.algorithm
         or probe.cols != stack.cols
@@ -296,28 +297,65 @@ def _compare_stack(
         raise TemplateFormatError(
             f"cannot compare a {probe.algorithm} template with a {stack.algorithm} gallery"
         )
-    n_planes, rows = probe.planes.shape
-    best = np.full(len(stack), np.inf)
-    best_n = np.zeros(len(stack))
-    g_planes, g_mask = stack.planes, stack.mask
-    for dc in range(-max_shift, max_shift + 1):
-        p_planes = _shift_cols(probe.planes, dc, probe.cols)
-        p_mask = _shift_cols(probe.mask, dc, probe.cols)
-        for dr in range(-max_shift, max_shift + 1):
+
+
+class _ProbeShifts:
+    """A probe's translated copies, made once and compared with any stack of its shape.
+
+    Copy ``(dc, dr)`` holds at gallery row ``r`` the probe's row ``r - dr`` shifted by ``dc``
+    columns, and zero bits (an invalid mask) where that row lies outside the grid, so every
+    comparison runs over whole gallery rows: cells outside the overlap have no valid bit and
+    count neither as compared nor as differing, exactly as when the rows are cut to the
+    overlap. Whole rows let an even number of rows be read as 64-bit words, two rows a word:
+    half the elements per array operation for the same integer counts.
+    """
+
+    def __init__(self, probe: Template, max_shift: int) -> None:
+        n_planes, rows = probe.planes.shape
+        self.n_planes = n_planes
+        self.wide = rows % 2 == 0
+        shifts = [(dc, dr) for dc in range(-max_shift, max_shift + 1)
+                  for dr in range(-max_shift, max_shift + 1)]
+        planes = np.zeros((len(shifts), n_planes, rows), dtype=np.uint32)
+        mask = np.zeros((len(shifts), rows), dtype=np.uint32)
+        for i, (dc, dr) in enumerate(shifts):
             # Probe row r is compared with gallery row r + dr.
             pr = slice(max(0, -dr), rows - max(0, dr))
             gr = slice(max(0, dr), rows - max(0, -dr))
-            both = p_mask[pr] & g_mask[:, gr]  # (G, R')
-            diff = (p_planes[:, pr] ^ g_planes[:, :, gr]) & both[:, None, :]
-            n = np.bitwise_count(both).sum(axis=1).astype(np.float64)
-            wrong = np.bitwise_count(diff).sum(axis=(1, 2)).astype(np.float64)
-            hd = np.where(n > 0, wrong / (n_planes * np.maximum(n, 1)), 1.0)
+            planes[i][:, gr] = _shift_cols(probe.planes, dc, probe.cols)[:, pr]
+            mask[i][gr] = _shift_cols(probe.mask, dc, probe.cols)[pr]
+        self.planes, self.mask = self._words(planes), self._words(mask)
+
+    def _words(self, a: npt.NDArray[np.uint32]) -> npt.NDArray[np.unsignedinteger]:
+        return np.ascontiguousarray(a).view(np.uint64) if self.wide else a
+
+    def scores(self, stack: TemplateStack) -> npt.NDArray[np.float64]:
+        """Scores against every template of ``stack`` (:func:`compare_many` without the
+        rotation search)."""
+        g = len(stack)
+        best = np.full(g, np.inf)
+        best_n = np.zeros(g)
+        g_planes, g_mask = self._words(stack.planes), self._words(stack.mask)
+        # Buffers reused for every shift: fresh arrays of this size cost page faults.
+        both = np.empty_like(g_mask)
+        diff = np.empty_like(g_planes)
+        counts = np.empty(g_planes.shape, dtype=np.uint8)
+        both_counts = np.empty(g_mask.shape, dtype=np.uint8)
+        # Same order as ever: columns outer, rows inner; strict < keeps the first minimum.
+        for p_planes, p_mask in zip(self.planes, self.mask, strict=True):
+            np.bitwise_and(p_mask, g_mask, out=both)  # (G, W)
+            np.bitwise_xor(p_planes, g_planes, out=diff)
+            np.bitwise_and(diff, both[:, None, :], out=diff)
+            n = np.bitwise_count(both, out=both_counts).sum(axis=1).astype(np.float64)
+            wrong = np.bitwise_count(diff, out=counts).reshape(g, -1).sum(axis=1)
+            hd = np.where(n > 0, wrong.astype(np.float64) / (self.n_planes * np.maximum(n, 1)),
+                          1.0)
             take = hd < best
             best = np.where(take, hd, best)
             best_n = np.where(take, n, best_n)
-    # Daugman's normalisation of the distance for the number of bits compared.
-    hd_norm = 0.5 - (0.5 - best) * np.sqrt(np.minimum(best_n / REFERENCE_OVERLAP, 1.0))
-    return np.clip(1.0 - hd_norm, 0.0, 1.0)
+        # Daugman's normalisation of the distance for the number of bits compared.
+        hd_norm = 0.5 - (0.5 - best) * np.sqrt(np.minimum(best_n / REFERENCE_OVERLAP, 1.0))
+        return np.asarray(np.clip(1.0 - hd_norm, 0.0, 1.0))
 
 
 def compare(a: Template, b: Template) -> float:

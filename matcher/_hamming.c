@@ -451,7 +451,7 @@ row_pair(const uint32_t *rows, Py_ssize_t r)
 }
 
 /* The score of one gallery template (planes tp [P][rows], mask tm [rows]) against the probe's
- * column shifts sp / sm, as biometric.compare_many's _compare_stack computes it. The integer
+ * column shifts sp / sm, as biometric.compare_many computes it. The integer
  * counts (bits compared n, bits differing wrong) are summed two rows at a time with 64-bit
  * popcounts (integers: any grouping gives the same sums); the floating-point steps are
  * NumPy's, in NumPy's order. Inlined into a plain and a POPCNT build, picked at run time. */

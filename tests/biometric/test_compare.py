@@ -202,3 +202,50 @@ def test_rotation_map_is_a_read_only_cached_gather_of_cells_or_outside() -> None
     assert source[16 * 32 + 16] == 16 * 32 + 16  # cells near the centre stay
     assert np.array_equal(rotation_map(4, 4, 90.0).reshape(4, 4),
                           np.rot90(np.arange(16).reshape(4, 4)))
+
+
+def compare_by_cut_rows(probe: Template, gallery: list[Template], max_shift: int) -> np.ndarray:
+    """compare_many without the rotation search as first written: rows cut to the overlap of each
+    translation, 32-bit words."""
+    from biometric.compare import REFERENCE_OVERLAP, _shift_cols
+
+    stack = TemplateStack(gallery)
+    n_planes, rows = probe.planes.shape
+    best, best_n = np.full(len(stack), np.inf), np.zeros(len(stack))
+    for dc in range(-max_shift, max_shift + 1):
+        p_planes = _shift_cols(probe.planes, dc, probe.cols)
+        p_mask = _shift_cols(probe.mask, dc, probe.cols)
+        for dr in range(-max_shift, max_shift + 1):
+            pr = slice(max(0, -dr), rows - max(0, dr))
+            gr = slice(max(0, dr), rows - max(0, -dr))
+            both = p_mask[pr] & stack.mask[:, gr]
+            diff = (p_planes[:, pr] ^ stack.planes[:, :, gr]) & both[:, None, :]
+            n = np.bitwise_count(both).sum(axis=1).astype(np.float64)
+            wrong = np.bitwise_count(diff).sum(axis=(1, 2)).astype(np.float64)
+            hd = np.where(n > 0, wrong / (n_planes * np.maximum(n, 1)), 1.0)
+            take = hd < best
+            best, best_n = np.where(take, hd, best), np.where(take, n, best_n)
+    hd_norm = 0.5 - (0.5 - best) * np.sqrt(np.minimum(best_n / REFERENCE_OVERLAP, 1.0))
+    return np.clip(1.0 - hd_norm, 0.0, 1.0)
+
+
+@settings(max_examples=60, deadline=None)
+@given(seed=seeds, shape=st.sampled_from([(32, 32), (32, 31), (31, 32), (5, 17), (1, 3)]),
+       coverage=st.sampled_from([1.0, 0.7, 0.05, 0.0]), n=st.integers(1, 6),
+       max_shift=st.integers(0, 4))
+def test_whole_row_64_bit_comparison_equals_cutting_rows_to_the_overlap(
+    seed: int, shape: tuple[int, int], coverage: float, n: int, max_shift: int
+) -> None:
+    rng = np.random.default_rng(seed)
+    rows, cols = shape
+
+    def one() -> Template:
+        t = random_words(rng, 6, rows, cols)
+        valid = rng.random((rows, cols)) < coverage
+        return Template(t.planes, Template.from_bits(np.zeros((1, rows, cols), bool), valid).mask,
+                        cols)
+
+    probe, gallery = one(), [one() for _ in range(n)]
+    gallery.append(probe)
+    assert np.array_equal(compare_many(probe, gallery, max_shift=max_shift, rotation=0.0),
+                          compare_by_cut_rows(probe, gallery, max_shift))

@@ -1,9 +1,14 @@
 """Impostor score distributions and thresholds for a target false-match rate.
 
 A threshold is only meaningful with the distribution of scores between *different* palms
-(impostor scores) of the same extraction algorithm. The package ships one per algorithm version
-(``matcher/data/impostors-<algorithm>.json``), made by :func:`main` (``python -m
-matcher.calibration``) from simulated captures; the file records how it was made.
+(impostor scores) of the same extraction algorithm, compared the same way. The package ships one
+per algorithm version (``matcher/data/impostors-<algorithm>.json``), made by :func:`main`
+(``python -m matcher.calibration``) from simulated captures; the file records how it was made and
+the comparator whose scores it holds (:func:`biometric.compare.comparator`: translation search,
+rotation search, overlap normalisation). Templates do not change when the comparator does (the
+algorithm id is the template's), but scores do: :func:`shipped` refuses a file made with another
+comparator than the one :func:`biometric.compare` uses now, so a threshold is never read off
+another comparator's scores.
 
 Tail model
 ----------
@@ -36,6 +41,7 @@ import numpy as np
 import numpy.typing as npt
 
 import biometric
+from biometric.compare import comparator
 from matcher.errors import CalibrationError
 
 #: Fewest impostor scores at or above an empirical threshold.
@@ -75,6 +81,9 @@ class ImpostorDistribution:
         Histogram of all scores over [0, 1] in bins of 0.001.
     provenance : dict
         How the scores were made (generator, seed, identities, code revision, date).
+    comparator : str or None
+        :attr:`biometric.compare.Comparator.id` of the comparator that made the scores (None:
+        not recorded, as in files made before it was).
     """
 
     algorithm: str
@@ -82,6 +91,7 @@ class ImpostorDistribution:
     tail: npt.NDArray[np.float64]
     hist_counts: npt.NDArray[np.int64]
     provenance: dict[str, Any] = field(default_factory=dict)
+    comparator: str | None = None
 
     @classmethod
     def from_scores(
@@ -89,13 +99,15 @@ class ImpostorDistribution:
         scores: npt.ArrayLike,
         algorithm: str,
         provenance: dict[str, Any] | None = None,
+        comparator: str | None = None,
     ) -> ImpostorDistribution:
         s = np.asarray(scores, dtype=np.float64).ravel()
         if len(s) < TAIL_FIT:
             raise CalibrationError(f"{len(s)} impostor scores are too few (need {TAIL_FIT}+)")
         tail = -np.sort(-s)[:TAIL_KEEP]
         counts, _ = np.histogram(s, bins=1000, range=(0.0, 1.0))
-        return cls(algorithm, len(s), tail, counts.astype(np.int64), dict(provenance or {}))
+        return cls(algorithm, len(s), tail, counts.astype(np.int64), dict(provenance or {}),
+                   comparator)
 
     # -- rates and thresholds ------------------------------------------------------------------
 
@@ -149,6 +161,7 @@ class ImpostorDistribution:
             {
                 "format": FORMAT,
                 "algorithm": self.algorithm,
+                "comparator": self.comparator,
                 "count": self.count,
                 "provenance": self.provenance,
                 "summary": self._summary(),
@@ -178,6 +191,7 @@ class ImpostorDistribution:
                 tail=np.asarray(data["tail"], dtype=np.float64),
                 hist_counts=np.asarray(data["histogram"]["counts"], dtype=np.int64),
                 provenance=dict(data.get("provenance", {})),
+                comparator=None if data.get("comparator") is None else str(data["comparator"]),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise CalibrationError(f"unreadable impostor score file: {exc}") from exc
@@ -187,17 +201,32 @@ def _data_name(algorithm: str) -> str:
     return f"impostors-{algorithm}.json"
 
 
-@lru_cache(maxsize=8)
 def shipped(algorithm: str | None = None) -> ImpostorDistribution:
-    """The impostor distribution shipped with the package for ``algorithm`` (default: current).
+    """The impostor distribution shipped with the package for ``algorithm`` (default: current),
+    made with the comparator :func:`biometric.compare` uses now.
 
     Raises
     ------
     CalibrationError
-        No distribution was generated for this algorithm version: run ``python -m
-        matcher.calibration`` after changing the extraction algorithm.
+        No distribution was generated for this algorithm version, or the shipped one holds the
+        scores of another comparator (e.g. the rotation search turned on or off since): run
+        ``python -m matcher.calibration`` after changing the extraction algorithm or
+        :mod:`biometric.compare`'s settings.
     """
     algorithm = algorithm or biometric.ALGORITHM
+    dist = _shipped_file(algorithm)
+    current = comparator().id
+    if dist.comparator != current:
+        raise CalibrationError(
+            f"{_data_name(algorithm)} holds scores of comparator {dist.comparator!r}, but "
+            f"biometric.compare now compares as {current!r}; regenerate it with "
+            "`python -m matcher.calibration`"
+        )
+    return dist
+
+
+@lru_cache(maxsize=8)
+def _shipped_file(algorithm: str) -> ImpostorDistribution:
     resource = resources.files("matcher") / "data" / _data_name(algorithm)
     try:
         text = resource.read_text(encoding="utf-8")
@@ -278,12 +307,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         "generated_at": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "caveat": "simulated palms, not a measured population; revalidate on real captures",
     }
-    dist = ImpostorDistribution.from_scores(scores, biometric.ALGORITHM, provenance)
+    dist = ImpostorDistribution.from_scores(scores, biometric.ALGORITHM, provenance,
+                                            comparator().id)
     out = args.out or Path(__file__).parent / "data" / _data_name(biometric.ALGORITHM)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(dist.to_json() + "\n", encoding="utf-8")
-    print(f"{len(scores)} impostor scores of {len(templates)} templates -> {out}")
+    print(f"{len(scores)} impostor scores of {len(templates)} templates, comparator "
+          f"{dist.comparator} -> {out}")
     print(json.dumps(dist._summary()))
+    for fmr in (1e-3, 1e-4, 1e-5, 1e-6, 1e-7, 1e-9):
+        t = dist.threshold_for(fmr)
+        print(f"threshold at FMR {fmr:g}: {t.score:.4f}{' (extrapolated)' if t.extrapolated else ''}")
     return 0
 
 

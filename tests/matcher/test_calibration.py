@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -9,6 +10,7 @@ import pytest
 from scipy import stats
 
 import biometric
+from biometric.compare import comparator
 from matcher import CalibrationError, ImpostorDistribution, shipped
 from matcher.evaluation import error_rates
 
@@ -46,9 +48,12 @@ def test_fmr_at_inverts_threshold_for_in_the_measured_range() -> None:
         assert DIST.fmr_at(DIST.threshold_for(fmr).score) <= fmr
 
 
-def test_json_round_trip_keeps_provenance_and_thresholds() -> None:
+def test_json_round_trip_keeps_provenance_comparator_and_thresholds() -> None:
     again = ImpostorDistribution.from_json(DIST.to_json())
     assert again.provenance == {"source": "unit test"}
+    assert again.comparator is None
+    made = ImpostorDistribution.from_scores(NORMAL, "x", comparator="masked-hamming/test")
+    assert ImpostorDistribution.from_json(made.to_json()).comparator == "masked-hamming/test"
     for fmr in (1e-2, 1e-5, 1e-9):
         assert again.threshold_for(fmr).score == pytest.approx(DIST.threshold_for(fmr).score,
                                                                abs=2e-6)
@@ -66,6 +71,33 @@ def test_too_few_scores_or_impossible_rates_are_refused() -> None:
 def test_unknown_algorithm_has_no_shipped_distribution() -> None:
     with pytest.raises(CalibrationError, match="python -m matcher.calibration"):
         shipped("no-such-algorithm")
+
+
+def test_the_shipped_distribution_holds_the_current_comparators_scores() -> None:
+    dist = shipped(biometric.ALGORITHM)
+    assert dist.comparator == comparator().id
+
+
+@pytest.mark.parametrize("rotation", [2.0, 3.0])
+def test_a_distribution_of_another_comparator_is_refused(
+    monkeypatch: pytest.MonkeyPatch, rotation: float
+) -> None:
+    # The rotation search changes scores of unchanged templates: thresholds read off the
+    # scores of another setting would not keep their false-match rate.
+    assert comparator().rotation != rotation
+    monkeypatch.setattr(importlib.import_module("biometric.compare"), "ROTATION", rotation)
+    assert comparator().rotation == rotation
+    with pytest.raises(CalibrationError, match="comparator"):
+        shipped(biometric.ALGORITHM)
+
+
+def test_a_file_without_a_comparator_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    from matcher import calibration
+
+    legacy = ImpostorDistribution.from_scores(NORMAL, biometric.ALGORITHM)
+    monkeypatch.setattr(calibration, "_shipped_file", lambda algorithm: legacy)
+    with pytest.raises(CalibrationError, match="python -m matcher.calibration"):
+        shipped()
 
 
 def test_shipped_distribution_keeps_its_promise_on_fresh_simulated_impostors(

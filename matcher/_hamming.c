@@ -450,6 +450,29 @@ row_pair(const uint32_t *rows, Py_ssize_t r)
 #endif
 }
 
+/* One translation's counts into the running minimum, and the minimum into a score: NumPy's
+ * floating-point steps in NumPy's order (compare_many), shared by every kernel below. */
+static inline __attribute__((always_inline)) void
+take_distance(uint64_t n, uint64_t wrong, Py_ssize_t n_planes, double *best, double *best_n)
+{
+    double nd = (double)n;
+    double hd = n > 0 ? (double)wrong / ((double)n_planes * nd) : 1.0;
+    /* strict < keeps the first minimum, as np.where(hd < best) does */
+    if (hd < *best) {
+        *best = hd;
+        *best_n = nd;
+    }
+}
+
+static inline __attribute__((always_inline)) double
+final_score(double best, double best_n, double reference)
+{
+    double fraction = best_n / reference;
+    double hd_norm = 0.5 - (0.5 - best) * sqrt(fraction < 1.0 ? fraction : 1.0);
+    double score = 1.0 - hd_norm;
+    return score < 0.0 ? 0.0 : score > 1.0 ? 1.0 : score;
+}
+
 /* The score of one gallery template (planes tp [P][rows], mask tm [rows]) against the probe's
  * column shifts sp / sm, as biometric.compare_many computes it. The integer
  * counts (bits compared n, bits differing wrong) are summed two rows at a time with 64-bit
@@ -462,8 +485,7 @@ score_one(const shifted_planes_t *sp, const shifted_mask_t *sm, const uint32_t *
 {
     const int shifts = 2 * max_shift + 1;
     double best = INFINITY, best_n = 0.0;
-    /* Same order as biometric.compare_many: columns outer, rows inner; strict < keeps the
-     * first minimum. */
+    /* Same order as biometric.compare_many: columns outer, rows inner. */
     for (int s = 0; s < shifts; s++) {
         for (int dr = -max_shift; dr <= max_shift; dr++) {
             Py_ssize_t p0 = dr < 0 ? -dr : 0, g0 = dr > 0 ? dr : 0;
@@ -486,18 +508,10 @@ score_one(const shifted_planes_t *sp, const shifted_mask_t *sm, const uint32_t *
                         (sp[s][p][p0 + k] ^ tp[p * rows + g0 + k]) & both);
                 }
             }
-            double nd = (double)n;
-            double hd = n > 0 ? (double)wrong / ((double)n_planes * nd) : 1.0;
-            if (hd < best) {
-                best = hd;
-                best_n = nd;
-            }
+            take_distance(n, wrong, n_planes, &best, &best_n);
         }
     }
-    double fraction = best_n / reference;
-    double hd_norm = 0.5 - (0.5 - best) * sqrt(fraction < 1.0 ? fraction : 1.0);
-    double score = 1.0 - hd_norm;
-    return score < 0.0 ? 0.0 : score > 1.0 ? 1.0 : score;
+    return final_score(best, best_n, reference);
 }
 
 /* A turn of the code grid (biometric.compare.rotation_map) as word operations: destination row
@@ -590,6 +604,10 @@ typedef struct {
     shifted_mask_t turned_sm[2 * MAX_SHIFT_CELLS + 1];
     turn_t turn;
     int turning;
+    /* AVX2 kernel (32 rows, at most 7 planes): per translation, in compare_many's order, the
+     * probe's planes and mask laid over the gallery's 32 rows (zero where the probe has no row),
+     * [translation][plane or mask][32]; NULL when not used. */
+    uint32_t *aligned, *turned_aligned;
 } probe_t;
 
 /* Scores of g gallery templates: without a turn, score_one; with it, the best of the probe
@@ -636,6 +654,100 @@ score_popcnt(const probe_t *probe, const uint32_t *planes, const uint32_t *mask,
 {
     score_all(probe, planes, mask, g, n_planes, rows, max_shift, reference, scores);
 }
+
+#define AVX2_ROWS 32
+#define AVX2_MAX_PLANES 7 /* byte counters: 4 vectors x 7 planes x 8 bits <= 255 */
+
+/* sp / sm's translations laid over the gallery's rows: translation (s, dr) puts the probe's row
+ * r - dr at gallery row r, zero outside, so each comparison runs over all 32 rows (cells without
+ * a mask bit count neither as compared nor as differing: the same integers). */
+static void
+align_probe(const shifted_planes_t *sp, const shifted_mask_t *sm, Py_ssize_t n_planes,
+            int max_shift, uint32_t *out)
+{
+    const int shifts = 2 * max_shift + 1;
+    for (int s = 0; s < shifts; s++) {
+        for (int dr = -max_shift; dr <= max_shift; dr++) {
+            uint32_t *a = out + (size_t)(s * shifts + dr + max_shift) * (n_planes + 1) * AVX2_ROWS;
+            for (int r = 0; r < AVX2_ROWS; r++) {
+                int src = r - dr;
+                int inside = src >= 0 && src < AVX2_ROWS;
+                for (Py_ssize_t p = 0; p < n_planes; p++) {
+                    a[p * AVX2_ROWS + r] = inside ? sp[s][p][src] : 0;
+                }
+                a[n_planes * AVX2_ROWS + r] = inside ? sm[s][src] : 0;
+            }
+        }
+    }
+}
+
+#ifdef HAVE_X86
+__attribute__((target("avx2")))
+static inline uint64_t
+sum_bytes(__m256i counts)
+{
+    __m256i lanes = _mm256_sad_epu8(counts, _mm256_setzero_si256());
+    __m128i half = _mm_add_epi64(_mm256_castsi256_si128(lanes), _mm256_extracti128_si256(lanes, 1));
+    return (uint64_t)_mm_cvtsi128_si64(half) + (uint64_t)_mm_extract_epi64(half, 1);
+}
+
+/* score_one for 32-row templates: eight rows a vector, popcounts by nibble lookup (Mula et al.,
+ * popcount_bytes above) summed in byte counters, then VPSADBW. */
+__attribute__((target("avx2,popcnt")))
+static double
+score_one_avx2(const uint32_t *aligned, int n_shifts, const uint32_t *tp, const uint32_t *tm,
+               Py_ssize_t n_planes, double reference)
+{
+    __m256i gm[4], gp[AVX2_MAX_PLANES][4];
+    for (int v = 0; v < 4; v++) {
+        gm[v] = _mm256_loadu_si256((const __m256i *)(tm + 8 * v));
+        for (Py_ssize_t p = 0; p < n_planes; p++) {
+            gp[p][v] = _mm256_loadu_si256((const __m256i *)(tp + p * AVX2_ROWS + 8 * v));
+        }
+    }
+    double best = INFINITY, best_n = 0.0;
+    for (int i = 0; i < n_shifts; i++) {
+        const uint32_t *a = aligned + (size_t)i * (n_planes + 1) * AVX2_ROWS;
+        const uint32_t *am = a + n_planes * AVX2_ROWS;
+        __m256i cn = _mm256_setzero_si256(), cw = _mm256_setzero_si256();
+        for (int v = 0; v < 4; v++) {
+            __m256i both = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(am + 8 * v)), gm[v]);
+            cn = _mm256_add_epi8(cn, popcount_bytes(both));
+            for (Py_ssize_t p = 0; p < n_planes; p++) {
+                __m256i x = _mm256_xor_si256(
+                    _mm256_loadu_si256((const __m256i *)(a + p * AVX2_ROWS + 8 * v)), gp[p][v]);
+                cw = _mm256_add_epi8(cw, popcount_bytes(_mm256_and_si256(x, both)));
+            }
+        }
+        take_distance(sum_bytes(cn), sum_bytes(cw), n_planes, &best, &best_n);
+    }
+    return final_score(best, best_n, reference);
+}
+
+__attribute__((target("avx2,popcnt")))
+static void
+score_avx2(const probe_t *probe, const uint32_t *planes, const uint32_t *mask, Py_ssize_t g,
+           Py_ssize_t n_planes, int max_shift, double reference, double *scores)
+{
+    const int n_shifts = (2 * max_shift + 1) * (2 * max_shift + 1);
+    uint32_t turned[(AVX2_MAX_PLANES + 1) * AVX2_ROWS];
+    for (Py_ssize_t t = 0; t < g; t++) {
+        const uint32_t *tp = planes + t * n_planes * AVX2_ROWS, *tm = mask + t * AVX2_ROWS;
+        double score = score_one_avx2(probe->aligned, n_shifts, tp, tm, n_planes, reference);
+        if (probe->turning) {
+            double s2 = score_one_avx2(probe->turned_aligned, n_shifts, tp, tm, n_planes,
+                                       reference);
+            score = s2 > score ? s2 : score;
+            turn_rows(&probe->turn, tp, turned, n_planes, AVX2_ROWS);
+            turn_rows(&probe->turn, tm, turned + n_planes * AVX2_ROWS, 1, AVX2_ROWS);
+            double s3 = score_one_avx2(probe->aligned, n_shifts, turned,
+                                       turned + n_planes * AVX2_ROWS, n_planes, reference);
+            score = s3 > score ? s3 : score;
+        }
+        scores[t] = score;
+    }
+}
+#endif
 
 PyDoc_STRVAR(compare_many_doc,
 "compare_many(probe_planes, probe_mask, planes, mask, cols, max_shift, reference_overlap, out,\n"
@@ -699,7 +811,28 @@ compare_many(PyObject *Py_UNUSED(self), PyObject *args)
         goto fail_all;
     }
     probe->turning = have_map;
+    probe->aligned = probe->turned_aligned = NULL;
+#ifdef HAVE_X86
+    /* The AVX2 kernel when the scan uses AVX2 or better (matcher._hamming.set_kernel picks the
+     * POPCNT one for tests and comparisons). */
+    int use_avx2 = kernel_in_use >= KERNEL_AVX2 && rows == AVX2_ROWS &&
+                   n_planes <= AVX2_MAX_PLANES;
+#else
+    int use_avx2 = 0;
+#endif
+    if (use_avx2) {
+        size_t words = (size_t)(2 * max_shift + 1) * (2 * max_shift + 1) * (n_planes + 1) *
+                       AVX2_ROWS;
+        probe->aligned = PyMem_Malloc(words * sizeof(uint32_t) * (have_map ? 2 : 1));
+        if (probe->aligned == NULL) {
+            PyMem_Free(probe);
+            PyErr_NoMemory();
+            goto fail_all;
+        }
+        probe->turned_aligned = have_map ? probe->aligned + words : NULL;
+    }
     if (have_map && build_turn(map.buf, rows, cols, &probe->turn) < 0) {
+        PyMem_Free(probe->aligned);
         PyMem_Free(probe);
         PyErr_SetString(PyExc_ValueError, "rotation_map entries must be -1 or a cell index");
         goto fail_all;
@@ -717,6 +850,16 @@ compare_many(PyObject *Py_UNUSED(self), PyObject *args)
         shift_probe(turned, turned + n_planes * rows, n_planes, rows, cols, max_shift,
                     probe->turned_sp, probe->turned_sm);
     }
+#ifdef HAVE_X86
+    if (use_avx2) {
+        align_probe(probe->sp, probe->sm, n_planes, max_shift, probe->aligned);
+        if (have_map) {
+            align_probe(probe->turned_sp, probe->turned_sm, n_planes, max_shift,
+                        probe->turned_aligned);
+        }
+        score_avx2(probe, planes, mask, g, n_planes, max_shift, reference, scores);
+    } else
+#endif
     if (have_popcount()) {
         score_popcnt(probe, planes, mask, g, n_planes, rows, max_shift, reference, scores);
     } else {
@@ -724,6 +867,7 @@ compare_many(PyObject *Py_UNUSED(self), PyObject *args)
     }
     Py_END_ALLOW_THREADS
 
+    PyMem_Free(probe->aligned);
     PyMem_Free(probe);
     if (have_map) PyBuffer_Release(&map);
     PyBuffer_Release(&out);

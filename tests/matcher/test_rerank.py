@@ -17,14 +17,39 @@ from matcher import PalmIndex, _hamming
 from matcher.index import _exact_scores
 
 
+def _available_kernels() -> list[str]:
+    saved, found = _hamming.kernel(), []
+    for name in ("popcnt", "avx2"):  # scalar 64-bit popcounts; AVX2 (32-row templates)
+        try:
+            _hamming.set_kernel(name)
+        except ValueError:
+            continue
+        found.append(name)
+    _hamming.set_kernel(saved)
+    return found
+
+
+KERNELS = _available_kernels()
+
+
 def c_scores(probe: biometric.Template, gallery: list[biometric.Template],
              max_shift: int = MAX_SHIFT, rotation: float = 0.0) -> np.ndarray:
+    """The C scores, computed by every compare kernel this CPU has, which must agree."""
     stack = biometric.TemplateStack(gallery)
-    out = np.empty(len(gallery))
     turn = rotation_map(probe.shape[0], probe.cols, rotation) if rotation else None
-    _hamming.compare_many(probe.planes, probe.mask, stack.planes, stack.mask, probe.cols,
-                          max_shift, float(REFERENCE_OVERLAP), out, turn)
-    return out
+    saved, results = _hamming.kernel(), []
+    try:
+        for name in KERNELS or [saved]:
+            _hamming.set_kernel(name)
+            out = np.empty(len(gallery))
+            _hamming.compare_many(probe.planes, probe.mask, stack.planes, stack.mask, probe.cols,
+                                  max_shift, float(REFERENCE_OVERLAP), out, turn)
+            results.append(out)
+    finally:
+        _hamming.set_kernel(saved)
+    for other in results[1:]:
+        assert np.array_equal(other, results[0])
+    return results[0]
 
 
 def random_template(rng: np.random.Generator, cols: int, coverage: float,

@@ -291,7 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     # The code that extracts the templates is the code imported now, not at the end.
     revision = _git("rev-parse", "HEAD")
-    changes = _git("status", "--porcelain", "--", "biometric", "capture")
+    # Pathspecs from the repository's top (git runs in matcher/, where "biometric" matched nothing).
+    changes = _git("status", "--porcelain", "--", ":/biometric", ":/capture")
     _, templates = simulated_templates(args.seed, range(args.identities))
     scores = all_pairs_scores(templates)
     provenance = {

@@ -75,9 +75,16 @@ def _wrapped(sql: str, exc: Exception) -> Exception:
 
 
 class Insert:
-    """``INSERT INTO table (columns) VALUES (...)``, no RETURNING, for :class:`Writes`."""
+    """``INSERT INTO table (columns) VALUES (...)``, no RETURNING, for :class:`Writes`.
 
-    __slots__ = ("columns", "sql", "table")
+    On PostgreSQL the rows of one :meth:`Writes.add` go in one statement, ``VALUES (...),
+    (...)`` in the order given (its text kept per row count, so the server prepares each once).
+    Row triggers and per-row checks see the rows in that order, as they would one INSERT after
+    another: the rows are inserted in list order and their AFTER ROW triggers fire in that order
+    at the end of the statement, before the next statement of the batch runs.
+    """
+
+    __slots__ = ("_sql_rows", "columns", "sql", "table")
 
     def __init__(self, table: Any, columns: Sequence[str]) -> None:
         if not isinstance(table, Table):
@@ -87,10 +94,24 @@ class Insert:
         unknown = set(self.columns) - set(table.c.keys())
         if unknown:
             raise ValueError(f"{table.name} has no column {', '.join(sorted(unknown))}")
-        self.sql = (
-            f"INSERT INTO {table.name} ({', '.join(self.columns)}) "
-            f"VALUES ({', '.join(f'%({c})s' for c in self.columns)})"
-        )
+        self._sql_rows: dict[int, str] = {}
+        self.sql = self.sql_rows(1)
+
+    def sql_rows(self, count: int) -> str:
+        """The statement for ``count`` rows, with positional parameters row by row."""
+        found = self._sql_rows.get(count)
+        if found is None:
+            row = f"({', '.join(['%s'] * len(self.columns))})"
+            found = self._sql_rows[count] = (
+                f"INSERT INTO {self.table.name} ({', '.join(self.columns)}) "
+                f"VALUES {', '.join([row] * count)}"
+            )
+        return found
+
+    def values(self, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
+        """The parameters of :meth:`sql_rows` for ``rows``, row by row in column order."""
+        columns = self.columns
+        return [row[column] for row in rows for column in columns]
 
 
 def fetch(session: Session, *queries: tuple[Statement, Mapping[str, Any]]) -> list[list[Any]]:
@@ -148,10 +169,7 @@ class Writes:
         try:
             with driver.pipeline(), driver.cursor() as cursor:
                 for insert, rows in pending:
-                    if len(rows) == 1:
-                        cursor.execute(insert.sql, rows[0])
-                    else:
-                        cursor.executemany(insert.sql, rows)
+                    cursor.execute(insert.sql_rows(len(rows)), insert.values(rows))
         except psycopg.Error as exc:
             raise _wrapped(pending[0][0].sql, exc) from exc
 

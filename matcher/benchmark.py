@@ -32,8 +32,8 @@ Measurements (all in the same run)
 * the coarse scan's kernel (:mod:`matcher._hamming`): the same searches with the AVX-512 kernel
   and the portable POPCNT one, alternating probe by probe so both see the same machine load;
 * baselines: the same index without its coarse stage (full codes scanned in FAISS); the same
-  shortlist search by brute force in NumPy (XOR + popcount of every probe
-  variant against all codes, ``argpartition``, same re-ranking), and the exhaustive exact search
+  shortlist search by brute force in NumPy (XOR + popcount of every scanned
+  probe variant, ``PROBE_SHIFTS``, against all codes, ``argpartition``, same re-ranking), and the exhaustive exact search
   itself;
 * the memory-bandwidth floor: the time to read the bytes the first stage scans (N codes),
   from a read-bandwidth measurement (NumPy sum over a buffer larger than the caches) with one and
@@ -225,7 +225,7 @@ def _numpy_shortlist_search(
     planes: npt.NDArray[np.uint32], mask: npt.NDArray[np.uint32], shortlist: int, block: int,
 ) -> str:
     # The same probe variants and weights as the index, distances in half bits likewise.
-    code = probe_codes(probe, block=block)
+    code = probe_codes(probe, block=block, extra=())
     pad = codes64.shape[1] * 8 - code.codes.shape[1]
     q = np.pad(code.codes, ((0, 0), (0, pad))).view(np.uint64)
     w = np.pad(code.weights, ((0, 0), (0, pad))).view(np.uint64)

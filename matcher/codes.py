@@ -34,6 +34,7 @@ import numpy as np
 import numpy.typing as npt
 
 import biometric
+from biometric.compare import rotate_code
 
 #: Block side in code cells: 2 gives 1,536-bit (192-byte) codes. 4-cell blocks (48 bytes) scan
 #: four times faster but lost the true palm far more often on cross-session simulated captures
@@ -46,6 +47,24 @@ BLOCK = 2
 #: shortlist (estimated at a million impostors) from 7 of 318 to 0 (simulated) and from 9 to 3
 #: of 1,755 (PolyU NIR; the 3 are missed by exhaustive comparison too).
 PROBE_SHIFTS: tuple[tuple[int, int], ...] = ((0, 0), (1, 0), (-1, 0), (0, 1), (0, -1))
+#: Further variants of the probe, (turn in degrees, rows, columns), that only the full-code stage
+#: compares (its ~2,000 candidates cost little per variant; every coarse variant costs a pass
+#: over the whole gallery): the four diagonal one-cell translations, one two-cell translation
+#: and the probe turned 5 degrees each way (:func:`biometric.compare.rotate_code`) as it is and
+#: one cell up and down. 16 variants in all, the most one call of the C scan takes. Measured on a
+#: dev gallery of a million templates made as ``palmvein bench identify`` makes it (1,488
+#: simulated palms enrolled with three captures, 2,959 cross-session probes), probes lost by the
+#: index (the palm's own exact score above the index's answer), exact stage with the rotation
+#: search: 27 before; 16 with these variants and 2,048 coarse candidates per shard
+#: (``matcher.index.DEFAULT_COARSE``), 13 with the siblings of 32 subjects re-ranked
+#: (``EXPAND_SUBJECTS``). Without the rotation search: 16 before, 16 with the variants alone, 12
+#: with 2,048 candidates alone, 9 with both (siblings of 32). Turned variants in the coarse stage
+#: instead (+/-5 or 4 degrees, 7 variants) did not help: 30 and 34 probes whose palm missed the
+#: re-ranked templates against 31.
+SHORTLIST_VARIANTS: tuple[tuple[float, int, int], ...] = (
+    (0.0, 1, 1), (0.0, 1, -1), (0.0, -1, 1), (0.0, -1, -1), (0.0, 2, 0),
+    (5.0, 0, 0), (-5.0, 0, 0), (5.0, 1, 0), (-5.0, 1, 0), (5.0, -1, 0), (-5.0, -1, 0),
+)
 #: Bit planes kept in the coarse first-stage code: the middle thermometer bit of each filter
 #: scale's orientation code (planes 1 and 4 of 6). With 2-cell blocks that is 512 bits (64 bytes),
 #: a third of the full code and a size FAISS scans with a specialised popcount loop. Measured on
@@ -164,33 +183,48 @@ def shifted(
 
 
 class ProbeCodes(NamedTuple):
-    """A probe's shortlist codes, one row per translation, and their weight masks."""
+    """A probe's shortlist codes, one row per variant, and their weight masks. The first
+    ``scanned`` rows (all if None) are the variants the coarse stage scans (:meth:`coarse`); the
+    full-code stage compares every row."""
 
     #: (V, B) uint8: packed like :func:`shortlist_codes`.
     codes: npt.NDArray[np.uint8]
     #: (V, B) uint8: the bits that count in a distance; 0 where the block's vote was tied (and
     #: in the padding), which the scan counts as half a difference.
     weights: npt.NDArray[np.uint8]
+    #: Leading rows scanned by the coarse stage (None: all).
+    scanned: int | None = None
 
     def coarse(self, n_planes: int, planes: tuple[int, ...] | None = None) -> ProbeCodes:
-        """The coarse first-stage part of both (see :func:`coarse_codes`)."""
+        """The coarse first-stage part of both (see :func:`coarse_codes`), of the ``scanned``
+        rows only."""
         keep = COARSE_PLANES if planes is None else planes
-        return ProbeCodes(coarse_codes(self.codes, n_planes, keep),
-                          coarse_codes(self.weights, n_planes, keep))
+        rows = slice(self.scanned)
+        return ProbeCodes(coarse_codes(self.codes[rows], n_planes, keep),
+                          coarse_codes(self.weights[rows], n_planes, keep))
 
 
 def probe_codes(
     template: biometric.Template, shifts: tuple[tuple[int, int], ...] = PROBE_SHIFTS,
-    block: int = BLOCK,
+    block: int = BLOCK, extra: tuple[tuple[float, int, int], ...] = SHORTLIST_VARIANTS,
 ) -> ProbeCodes:
-    """Shortlist codes of ``template`` translated by each of ``shifts`` (len(shifts), B), with
-    masks of their untied bits (see the module's note on fragile bits)."""
+    """Shortlist codes of ``template`` translated by each of ``shifts`` (the rows the coarse
+    stage scans), then of each of ``extra`` (turn in degrees by
+    :func:`biometric.compare.rotate_code`, then rows and columns translated; compared by the
+    full-code stage only), one row per variant (len(shifts) + len(extra), B), with masks of
+    their untied bits (see the module's note on fragile bits)."""
+    turned = {0.0: template}
     variants = [shifted(template.planes, template.mask, template.cols, dr, dc)
                 for dr, dc in shifts]
+    for degrees, dr, dc in extra:
+        if degrees not in turned:
+            turned[degrees] = rotate_code(template, degrees)
+        t = turned[degrees]
+        variants.append(shifted(t.planes, t.mask, t.cols, dr, dc))
     codes, weights = _codes(np.stack([v[0] for v in variants]),
                             np.stack([v[1] for v in variants]), template.cols, block,
                             weights=True)
-    return ProbeCodes(codes, weights)
+    return ProbeCodes(codes, weights, len(shifts))
 
 
 def shortlist_code(template: biometric.Template, block: int = BLOCK) -> npt.NDArray[np.uint8]:

@@ -62,10 +62,17 @@ from matcher.rwlock import ReadWriteLock
 #: Templates re-ranked exactly per search (before grouping by subject).
 DEFAULT_SHORTLIST = 32
 #: Coarse-stage candidates per shard, nearest to any probe variant (0: one stage, full codes in
-#: FAISS).
-DEFAULT_COARSE = 1024
+#: FAISS). 2048 since the full-code stage compares more probe variants
+#: (:data:`matcher.codes.SHORTLIST_VARIANTS`), which make the wider choice pay: on the dev
+#: gallery (2,959 probes, 1M templates, exact stage without the rotation search) 2048 lost 9
+#: probes with them, 12 without; 1024 lost 16 either way (matcher/README.md).
+DEFAULT_COARSE = 2048
 #: Subjects (of the nearest codes) whose every template is re-ranked, not only the shortlisted.
-EXPAND_SUBJECTS = 8
+#: 32 (was 8): a palm whose weaker template made the shortlist below the 8th place was scored
+#: by that template only; on the dev gallery (exact stage with the rotation search) 32 lost 13
+#: probes of 2,959 where 8 lost 16. Each extra subject costs its other templates' exact
+#: comparisons (~6 us each with the rotation search, AVX2).
+EXPAND_SUBJECTS = 32
 #: Templates compared per call when searching exhaustively (bounds temporary memory).
 _EXHAUSTIVE_CHUNK = 8192
 
@@ -523,43 +530,49 @@ class PalmIndex:
         of the probe's full codes ``code`` (Q, B), its tied bits left out (one-stage: FAISS
         counts every bit)."""
         if not self._two_stage:
-            ids, dist = self._nearest_codes(code.codes, n)
+            # The variants a coarse stage would scan (every one is a pass over the gallery).
+            ids, dist = self._nearest_codes(code.codes[: code.scanned], n)
             return ids[np.lexsort((ids, dist))[:n]]
         assert self._geometry is not None
-        candidates = self._coarse_candidates(code.coarse(self._geometry.planes))
-        m = len(candidates)
-        if m == 0:
-            return candidates
-        # Candidates come in ascending slot order, so the scan's ties (by position) are by slot.
-        probe, weight = _padded(code, self._codes.shape[1])
-        full = np.empty(m, dtype=np.uint16)
-        chosen = np.empty(n, dtype=np.int64)
-        got = _hamming.nearest(self._codes[candidates], np.ones(m, dtype=np.uint8), probe, weight,
-                               0, m, n, full, chosen)
-        chosen = chosen[:got]
-        return candidates[chosen[np.lexsort((chosen, full[chosen]))]]
+        slots, full = self._shard_shortlists(code, n)
+        # Each shard's n nearest by (distance, slot) hold the whole gallery's n nearest.
+        return slots[np.lexsort((slots, full))[:n]]
 
-    def _coarse_candidates(self, code: ProbeCodes) -> npt.NDArray[np.int64]:
-        """Under the read lock: per shard (a slot range), the ``coarse`` live slots whose coarse
-        codes are nearest to any of ``code`` (Q, B'), scanned by :mod:`matcher._hamming`."""
+    def _shard_shortlists(
+        self, code: ProbeCodes, n: int
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint16]]:
+        """Under the read lock: per shard (a slot range, in its own thread), the ``coarse`` live
+        slots whose coarse codes are nearest to any of the scanned variants of ``code``
+        (:mod:`matcher._hamming`), then of those the ``n`` whose full codes are nearest to any
+        variant; their slots and full-code distances, all shards together."""
+        assert self._geometry is not None
         n_slots = len(self._subject_of)
-        probes, weights = _padded(code, self._coarse.shape[1])
+        probes, weights = _padded(code.coarse(self._geometry.planes), self._coarse.shape[1])
+        full_probes, full_weights = _padded(code, self._codes.shape[1])
         bounds = np.linspace(0, n_slots, self._n_shards + 1).astype(np.int64)
 
-        def one(shard: int) -> npt.NDArray[np.int64]:
+        def one(shard: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint16]]:
             start, stop = int(bounds[shard]), int(bounds[shard + 1])
             if start == stop:
-                return np.zeros(0, np.int64)
+                return np.zeros(0, np.int64), np.zeros(0, np.uint16)
             out = np.empty(self.coarse, dtype=np.int64)
             got = _hamming.nearest(self._coarse, self._live, probes, weights, start, stop,
                                    self.coarse, self._distance_scratch(), out)
-            return out[:got]
+            if got == 0:
+                return np.zeros(0, np.int64), np.zeros(0, np.uint16)
+            candidates = out[:got]  # ascending slots: the scan's ties (by position) are by slot
+            full = np.empty(got, dtype=np.uint16)
+            chosen = np.empty(n, dtype=np.int64)
+            kept = _hamming.nearest(self._codes[candidates], np.ones(got, dtype=np.uint8),
+                                    full_probes, full_weights, 0, got, n, full, chosen)
+            chosen = chosen[:kept]
+            return candidates[chosen], full[chosen]
 
         if self._pool is not None:
             parts = list(self._pool.map(one, range(self._n_shards)))
         else:
             parts = [one(s) for s in range(self._n_shards)]
-        return np.concatenate(parts)
+        return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
 
     def _distance_scratch(self) -> npt.NDArray[np.uint16]:
         """This thread's distance buffer for the coarse scan, one entry per slot. Each search

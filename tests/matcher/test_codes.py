@@ -9,10 +9,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import biometric
+from biometric.compare import rotate_code
 from matcher.codes import (
     BLOCK,
     COARSE_PLANES,
     PROBE_SHIFTS,
+    SHORTLIST_VARIANTS,
     coarse_codes,
     code_bits,
     probe_codes,
@@ -76,7 +78,7 @@ def test_probe_weights_leave_out_exactly_the_tied_block_votes(seed: int,
     mask = (mask_bits.astype(np.uint32) << np.arange(32, dtype=np.uint32)).sum(
         axis=1, dtype=np.uint32)
     template = biometric.Template(planes, mask, 32)
-    got = probe_codes(template, shifts=((0, 0),))
+    got = probe_codes(template, shifts=((0, 0),), extra=())
     assert np.array_equal(got.codes, _reference(planes[None], mask[None], 32))
     assert np.array_equal(got.weights, _reference(planes[None], mask[None], 32, decided=True))
     coarse = got.coarse(6)
@@ -135,10 +137,40 @@ def test_probe_variants_recover_a_one_cell_misalignment(palms: Palms) -> None:
         for dr, dc in ((1, 0), (-1, 0), (0, 1), (0, -1)):
             planes, mask = shifted(t.planes, t.mask, t.cols, dr, dc)
             moved = biometric.Template(planes, mask, t.cols)
-            distances = np.bitwise_count(probe_codes(moved).codes ^ gallery).sum(axis=1)
+            scanned = probe_codes(moved).codes[: len(PROBE_SHIFTS)]
+            distances = np.bitwise_count(scanned ^ gallery).sum(axis=1)
             # Variant 0 is the probe as captured; one of the others undoes the shift.
             assert distances.min() < distances[0]
             assert tuple(-np.array(PROBE_SHIFTS[int(distances.argmin())])) == (dr, dc)
+
+
+def test_turned_variants_recover_a_turned_probe(palms: Palms) -> None:
+    turns = [i for i, (deg, dr, dc) in enumerate(SHORTLIST_VARIANTS) if deg and not dr and not dc]
+    assert turns
+    for subject in palms.subjects():
+        t = palms.enrolment[subject][0]
+        gallery = shortlist_code(t)
+        for i in turns:
+            degrees = SHORTLIST_VARIANTS[i][0]
+            code = probe_codes(rotate_code(t, -degrees))
+            distances = np.bitwise_count(code.codes ^ gallery).sum(axis=1)
+            # The variant turned back lies nearer than the probe as captured.
+            assert distances[len(PROBE_SHIFTS) + i] < distances[0]
+
+
+def test_the_coarse_stage_takes_only_the_scanned_variants() -> None:
+    rng = np.random.default_rng(3)
+    template = biometric.Template(rng.integers(0, 2**32, (6, 32), dtype=np.uint32),
+                                  rng.integers(0, 2**32, 32, dtype=np.uint32), 32)
+    code = probe_codes(template)
+    assert code.scanned == len(PROBE_SHIFTS)
+    assert len(code.codes) == len(code.weights) == len(PROBE_SHIFTS) + len(SHORTLIST_VARIANTS)
+    coarse = code.coarse(6)
+    assert np.array_equal(coarse.codes, coarse_codes(code.codes[: len(PROBE_SHIFTS)], 6))
+    assert np.array_equal(coarse.weights, coarse_codes(code.weights[: len(PROBE_SHIFTS)], 6))
+    # The scanned rows are the translations alone, whatever the extra variants.
+    alone = probe_codes(template, extra=())
+    assert np.array_equal(alone.codes, code.codes[: len(PROBE_SHIFTS)])
 
 
 def test_shifted_invalidates_cells_moved_in_from_outside() -> None:

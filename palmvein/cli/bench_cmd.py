@@ -163,7 +163,8 @@ def identify_command(
             help="Coarse-stage candidates per shard, nearest to any probe variant (0: one "
             "stage, full codes in FAISS).",
         ),
-    ] = 1024,  # matcher.index.DEFAULT_COARSE (not imported: it would load faiss at CLI start)
+    ] = 2048,  # matcher.index.DEFAULT_COARSE (not imported: it would load faiss at CLI start;
+    # tests/palmvein/cli/test_bench_cmd.py keeps the two equal)
     flip: Annotated[
         float,
         typer.Option(

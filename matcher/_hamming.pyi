@@ -12,6 +12,24 @@ def nearest(
     variant's weights counting half (distances in half bits; see the C docstring); returns how
     many were written to ``slots``."""
 
+def nearest_rows(
+    codes: npt.NDArray[np.uint8], rows: npt.NDArray[np.int64], probes: npt.NDArray[np.uint8],
+    weights: npt.NDArray[np.uint8], k: int, dist: npt.NDArray[np.uint16],
+    chosen: npt.NDArray[np.int64], /,
+) -> int:
+    """The full-code stage in place: of the (capacity, B) codes at slots ``rows``, the k nearest
+    to any probe variant, as nearest(codes[rows], ones, ...) chooses them; positions into
+    ``rows`` written to ``chosen``, distances to ``dist``; returns how many were chosen."""
+
+def block_codes(
+    planes: npt.NDArray[np.uint32], mask: npt.NDArray[np.uint32], cols: int, block: int,
+    variants: npt.NDArray[np.int32], keep: npt.NDArray[np.int32], codes: npt.NDArray[np.uint8],
+    weights: npt.NDArray[np.uint8], /,
+) -> None:
+    """matcher.codes' block-majority codes and untied-bit masks of translated templates:
+    variant (t, rows, columns) of (T, P, R) ``planes``, the planes ``keep`` of each block,
+    written zero-padded to (V, W) ``codes`` and ``weights`` (see the C docstring)."""
+
 def kernel() -> str:
     """Name of the scan kernel in use: 'generic', 'popcnt', 'avx2' or 'avx512-vpopcntdq'."""
 

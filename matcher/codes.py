@@ -35,6 +35,7 @@ import numpy.typing as npt
 
 import biometric
 from biometric.compare import rotate_code
+from matcher import _hamming
 
 #: Block side in code cells: 2 gives 1,536-bit (192-byte) codes. 4-cell blocks (48 bytes) scan
 #: four times faster but lost the true palm far more often on cross-session simulated captures
@@ -212,19 +213,72 @@ def probe_codes(
     stage scans), then of each of ``extra`` (turn in degrees by
     :func:`biometric.compare.rotate_code`, then rows and columns translated; compared by the
     full-code stage only), one row per variant (len(shifts) + len(extra), B), with masks of
-    their untied bits (see the module's note on fragile bits)."""
-    turned = {0.0: template}
-    variants = [shifted(template.planes, template.mask, template.cols, dr, dc)
-                for dr, dc in shifts]
-    for degrees, dr, dc in extra:
-        if degrees not in turned:
-            turned[degrees] = rotate_code(template, degrees)
-        t = turned[degrees]
-        variants.append(shifted(t.planes, t.mask, t.cols, dr, dc))
-    codes, weights = _codes(np.stack([v[0] for v in variants]),
-                            np.stack([v[1] for v in variants]), template.cols, block,
-                            weights=True)
+    their untied bits (see the module's note on fragile bits).
+
+    The variants are coded in C (:func:`matcher._hamming.block_codes`: :func:`shifted` and the
+    block majorities of :func:`shortlist_codes`, bit for bit; ``tests/matcher/test_codes.py``
+    checks it against this module's NumPy coding); NumPy took ~0.45 ms for the 16 variants of a
+    search, C ~0.01 ms."""
+    turned, variants = _variants(template, shifts, extra)
+    p, r = template.planes.shape
+    codes, weights = _block_codes(turned, template.cols, block, variants, tuple(range(p)),
+                                  code_bits(p, r, template.cols, block) // 8)
     return ProbeCodes(codes, weights, len(shifts))
+
+
+def search_codes(
+    template: biometric.Template, full_width: int, coarse_width: int,
+    shifts: tuple[tuple[int, int], ...] = PROBE_SHIFTS, block: int = BLOCK,
+    extra: tuple[tuple[float, int, int], ...] = SHORTLIST_VARIANTS,
+    planes: tuple[int, ...] = COARSE_PLANES,
+) -> tuple[ProbeCodes, ProbeCodes]:
+    """What a two-stage search compares: :func:`probe_codes` zero-padded to ``full_width``
+    bytes, and its :meth:`ProbeCodes.coarse` part (the scanned variants' ``planes``) padded to
+    ``coarse_width`` bytes (padding has weight 0: the same constant for every code and
+    variant). Both made in C from the translated variants, without the NumPy repacking."""
+    turned, variants = _variants(template, shifts, extra)
+    p, r = template.planes.shape
+    if full_width * 8 < code_bits(p, r, template.cols, block) or coarse_width * 8 < code_bits(
+            len(planes), r, template.cols, block):
+        raise ValueError("full_width or coarse_width is narrower than the codes")
+    codes, weights = _block_codes(turned, template.cols, block, variants, tuple(range(p)),
+                                  full_width)
+    coarse, coarse_weights = _block_codes(turned, template.cols, block, variants[: len(shifts)],
+                                          planes, coarse_width)
+    return ProbeCodes(codes, weights, len(shifts)), ProbeCodes(coarse, coarse_weights)
+
+
+def _variants(
+    template: biometric.Template, shifts: tuple[tuple[int, int], ...],
+    extra: tuple[tuple[float, int, int], ...],
+) -> tuple[list[biometric.Template], list[tuple[int, int, int]]]:
+    """The template and its turned copies, and per variant (copy, rows, columns): ``shifts``
+    of the template, then ``extra``."""
+    turned = [template]
+    at = {0.0: 0}
+    variants = [(0, dr, dc) for dr, dc in shifts]
+    for degrees, dr, dc in extra:
+        if degrees not in at:
+            at[degrees] = len(turned)
+            turned.append(rotate_code(template, degrees))
+        variants.append((at[degrees], dr, dc))
+    return turned, variants
+
+
+def _block_codes(
+    templates: list[biometric.Template], cols: int, block: int,
+    variants: list[tuple[int, int, int]], planes: tuple[int, ...], width: int,
+) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
+    """Codes and untied-bit masks (V, ``width``) of ``variants`` of ``templates``, keeping
+    ``planes`` of each block (:func:`matcher._hamming.block_codes`)."""
+    stacked = np.ascontiguousarray(np.stack([t.planes for t in templates]), dtype=np.uint32)
+    masks = np.ascontiguousarray(np.stack([t.mask for t in templates]), dtype=np.uint32)
+    codes = np.empty((len(variants), width), dtype=np.uint8)
+    weights = np.empty_like(codes)
+    _hamming.block_codes(stacked, masks, cols, block,
+                         np.array(variants, dtype=np.int32).reshape(-1, 3),
+                         np.array(planes, dtype=np.int32), codes, weights)
+    return codes, weights
 
 
 def shortlist_code(template: biometric.Template, block: int = BLOCK) -> npt.NDArray[np.uint8]:

@@ -54,6 +54,7 @@ from matcher.codes import (
     coarse_codes,
     code_bits,
     probe_codes,
+    search_codes,
     shortlist_codes,
 )
 from matcher.errors import AlgorithmMismatchError
@@ -357,13 +358,18 @@ class PalmIndex:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         self._check_geometry(Geometry.of(probe))
-        code = probe_codes(probe, self.probe_shifts, self.block)
+        coarse: ProbeCodes | None = None
+        if self._two_stage:  # the code widths are fixed with the geometry, at the first add
+            code, coarse = search_codes(probe, self._codes.shape[1], self._coarse.shape[1],
+                                        self.probe_shifts, self.block)
+        else:
+            code = probe_codes(probe, self.probe_shifts, self.block)
         with self._lock.read():
             if not self._slot_of_key:
                 return []
             assert self._geometry is not None
             n = min(shortlist or self.shortlist, len(self._slot_of_key))
-            slots = self._shortlist(code, n)
+            slots = self._shortlist(code, n, coarse)
             slots = self._with_sibling_templates(slots)
             subjects = [self._subject_of[s] for s in slots.tolist()]
             planes, mask = self._planes[slots], self._mask[slots]
@@ -525,21 +531,24 @@ class PalmIndex:
             return slots
         return np.concatenate([slots, np.array(extra, dtype=np.int64)])
 
-    def _shortlist(self, code: ProbeCodes, n: int) -> npt.NDArray[np.int64]:
+    def _shortlist(
+        self, code: ProbeCodes, n: int, coarse: ProbeCodes | None = None
+    ) -> npt.NDArray[np.int64]:
         """Under the read lock: slots of the ``n`` templates whose full codes are nearest to any
         of the probe's full codes ``code`` (Q, B), its tied bits left out (one-stage: FAISS
-        counts every bit)."""
+        counts every bit). ``coarse``: the coarse codes of the scanned variants, padded to the
+        gallery's width (:func:`matcher.codes.search_codes`), if already made."""
         if not self._two_stage:
             # The variants a coarse stage would scan (every one is a pass over the gallery).
             ids, dist = self._nearest_codes(code.codes[: code.scanned], n)
             return ids[np.lexsort((ids, dist))[:n]]
         assert self._geometry is not None
-        slots, full = self._shard_shortlists(code, n)
+        slots, full = self._shard_shortlists(code, n, coarse)
         # Each shard's n nearest by (distance, slot) hold the whole gallery's n nearest.
         return slots[np.lexsort((slots, full))[:n]]
 
     def _shard_shortlists(
-        self, code: ProbeCodes, n: int
+        self, code: ProbeCodes, n: int, coarse: ProbeCodes | None = None
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.uint16]]:
         """Under the read lock: per shard (a slot range, in its own thread), the ``coarse`` live
         slots whose coarse codes are nearest to any of the scanned variants of ``code``
@@ -547,7 +556,9 @@ class PalmIndex:
         variant; their slots and full-code distances, all shards together."""
         assert self._geometry is not None
         n_slots = len(self._subject_of)
-        probes, weights = _padded(code.coarse(self._geometry.planes), self._coarse.shape[1])
+        if coarse is None:
+            coarse = code.coarse(self._geometry.planes)
+        probes, weights = _padded(coarse, self._coarse.shape[1])
         full_probes, full_weights = _padded(code, self._codes.shape[1])
         bounds = np.linspace(0, n_slots, self._n_shards + 1).astype(np.int64)
 
@@ -563,13 +574,16 @@ class PalmIndex:
             candidates = out[:got]  # ascending slots: the scan's ties (by position) are by slot
             full = np.empty(got, dtype=np.uint16)
             chosen = np.empty(n, dtype=np.int64)
-            kept = _hamming.nearest(self._codes[candidates], np.ones(got, dtype=np.uint8),
-                                    full_probes, full_weights, 0, got, n, full, chosen)
+            # The candidates' full codes, read in place (no gathered copy).
+            kept = _hamming.nearest_rows(self._codes, candidates, full_probes, full_weights, n,
+                                         full, chosen)
             chosen = chosen[:kept]
             return candidates[chosen], full[chosen]
 
         if self._pool is not None:
-            parts = list(self._pool.map(one, range(self._n_shards)))
+            # Shard 0 runs on the calling thread: one hand-off fewer per search.
+            others = [self._pool.submit(one, s) for s in range(1, self._n_shards)]
+            parts = [one(0)] + [f.result() for f in others]
         else:
             parts = [one(s) for s in range(self._n_shards)]
         return np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])
@@ -636,7 +650,9 @@ def _exact_scores(
 
 def _padded(code: ProbeCodes, width: int) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.uint8]]:
     """Probe codes and weights zero-padded to the gallery's code width (padding weighs 0: the
-    same constant for every code and variant)."""
+    same constant for every code and variant); as they are if already that wide."""
+    if code.codes.shape[1] == width:
+        return code.codes, code.weights
     probes = np.zeros((len(code.codes), width), dtype=np.uint8)
     weights = np.zeros_like(probes)
     probes[:, : code.codes.shape[1]] = code.codes

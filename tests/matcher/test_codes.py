@@ -5,19 +5,23 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import biometric
 from biometric.compare import rotate_code
+from matcher import _hamming
 from matcher.codes import (
     BLOCK,
     COARSE_PLANES,
     PROBE_SHIFTS,
     SHORTLIST_VARIANTS,
+    _codes,
     coarse_codes,
     code_bits,
     probe_codes,
+    search_codes,
     shifted,
     shortlist_code,
     shortlist_codes,
@@ -180,3 +184,81 @@ def test_shifted_invalidates_cells_moved_in_from_outside() -> None:
     assert (m[:2] == 0).all() and (m[2:] == 0x1FFFFFFF).all()
     assert (p == 0x1FFFFFFF).all()
     assert np.array_equal(planes, np.full((6, 32), 0xFFFFFFFF, dtype=np.uint32))
+
+
+def _numpy_probe_codes(template: biometric.Template, shifts: tuple[tuple[int, int], ...],
+                       extra: tuple[tuple[float, int, int], ...],
+                       block: int = BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """The probe variants coded in NumPy: turned (rotate_code), translated (shifted), then the
+    block majorities and untied bits of this module's NumPy coding."""
+    variants = [shifted(template.planes, template.mask, template.cols, dr, dc)
+                for dr, dc in shifts]
+    for degrees, dr, dc in extra:
+        t = rotate_code(template, degrees) if degrees else template
+        variants.append(shifted(t.planes, t.mask, t.cols, dr, dc))
+    return _codes(np.stack([v[0] for v in variants]), np.stack([v[1] for v in variants]),
+                  template.cols, block, weights=True)
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**31), cols=st.sampled_from([32, 31, 28, 16]),
+       mask_density=st.floats(0.0, 1.0), block=st.sampled_from([2, 4, 3]))
+def test_c_probe_codes_equal_the_numpy_coding(seed: int, cols: int, mask_density: float,
+                                              block: int) -> None:
+    # matcher._hamming.block_codes against shifted + _codes, for the search's variants and for
+    # translations up to 3 cells each way (wrapped rows, columns pushed out), sparse planes so
+    # that ties (the weights) are common.
+    rng = np.random.default_rng(seed)
+    full = np.uint32((1 << cols) - 1) if cols < 32 else np.uint32(0xFFFFFFFF)
+    planes = (rng.integers(0, 2**32, (6, 32), dtype=np.uint32)
+              & rng.integers(0, 2**32, (6, 32), dtype=np.uint32))
+    if seed % 2:
+        planes &= full  # templates keep columns past `cols` clear; check both anyway
+    mask_bits = rng.random((32, 32)) < mask_density
+    mask = (mask_bits.astype(np.uint32) << np.arange(32, dtype=np.uint32)).sum(
+        axis=1, dtype=np.uint32) & full
+    template = biometric.Template(planes, mask, cols)
+    shifts = tuple((int(a), int(b)) for a, b in rng.integers(-3, 4, (4, 2)))
+    extra = SHORTLIST_VARIANTS + ((-7.0, 2, -3),)
+    got = probe_codes(template, shifts, block, extra)
+    want_codes, want_weights = _numpy_probe_codes(template, shifts, extra, block)
+    assert np.array_equal(got.codes, want_codes)
+    assert np.array_equal(got.weights, want_weights)
+
+
+def test_search_codes_are_the_probe_codes_padded_and_their_coarse_part() -> None:
+    rng = np.random.default_rng(5)
+    template = biometric.Template(rng.integers(0, 2**32, (6, 32), dtype=np.uint32),
+                                  rng.integers(0, 2**32, 32, dtype=np.uint32), 32)
+    code = probe_codes(template)
+    full, coarse = search_codes(template, 200, 72)
+    b = code.codes.shape[1]
+    assert full.scanned == code.scanned and full.codes.shape == (len(code.codes), 200)
+    assert np.array_equal(full.codes[:, :b], code.codes)
+    assert np.array_equal(full.weights[:, :b], code.weights)
+    assert not full.codes[:, b:].any() and not full.weights[:, b:].any()
+    want = code.coarse(6)
+    c = want.codes.shape[1]
+    assert coarse.codes.shape == (len(PROBE_SHIFTS), 72)
+    assert np.array_equal(coarse.codes[:, :c], want.codes)
+    assert np.array_equal(coarse.weights[:, :c], want.weights)
+    assert not coarse.codes[:, c:].any() and not coarse.weights[:, c:].any()
+    with pytest.raises(ValueError, match="narrower"):
+        search_codes(template, 100, 72)
+
+
+@pytest.mark.parametrize(("planes", "variants", "keep", "width", "message"), [
+    (np.zeros((1, 6, 32), np.uint32), [[1, 0, 0]], [0], 192, "variants must be"),
+    (np.zeros((1, 6, 32), np.uint32), [[0, 32, 0]], [0], 192, "variants must be"),
+    (np.zeros((1, 6, 32), np.uint32), [[0, 0, -32]], [0], 192, "variants must be"),
+    (np.zeros((1, 6, 32), np.uint32), [[0, 0, 0]], [6], 192, "plane indices"),
+    (np.zeros((1, 6, 32), np.uint32), [[0, 0, 0]], [0, 1], 63, "room for every bit"),
+    (np.zeros((6, 32), np.uint32), [[0, 0, 0]], [0], 192, "planes must be"),
+])
+def test_block_codes_refuses_bad_arguments(planes: np.ndarray, variants: list[list[int]],
+                                           keep: list[int], width: int, message: str) -> None:
+    n = len(variants)
+    with pytest.raises(ValueError, match=message):
+        _hamming.block_codes(planes, np.zeros((1, 32), np.uint32), 32, 2,
+                             np.array(variants, np.int32), np.array(keep, np.int32),
+                             np.empty((n, width), np.uint8), np.empty((n, width), np.uint8))

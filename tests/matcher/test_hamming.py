@@ -116,6 +116,87 @@ def test_every_kernel_agrees_with_the_reference(seed: int, n: int, variants: int
         _hamming.set_kernel(before)
 
 
+def test_the_histogram_bound_of_a_long_scan_leaves_no_near_code_out(kernel: str) -> None:
+    # The AVX-512 scan counts only distances under a bound it tightens every 16,384 codes; over
+    # many bound updates, with the nearest codes early, late and tied, the choice and every
+    # distance must stay the reference's.
+    rng = np.random.default_rng(11)
+    n = 70_000
+    base = rng.integers(0, 256, (6, 64), dtype=np.uint8)
+    codes = base[rng.integers(0, 6, n)] ^ (rng.random((n, 64)) < 0.15).astype(np.uint8)
+    near = rng.choice(n, 300, replace=False)
+    codes[near] = base[0] ^ (rng.random((300, 64)) < 0.01).astype(np.uint8)
+    codes[n - 40:] = base[0]  # the very nearest come last, after every bound update
+    live = (rng.random(n) > 0.05).astype(np.uint8)
+    probes = base[[0, 3]].copy()
+    weights = np.full_like(probes, 0xFF)
+    weights[1, :5] = 0x0F
+    for start, stop, k in ((0, n, 1), (0, n, 37), (123, n - 5, 3000), (0, n, n)):
+        want, want_dist = reference(codes, live, probes, start, stop, k, weights)
+        got, dist = scan(codes, live, probes, start, stop, k, weights)
+        assert np.array_equal(got, want), (start, stop, k)
+        alive = np.arange(start, stop)[live[start:stop] > 0]
+        assert np.array_equal(dist[alive], want_dist[alive])
+
+
+def rows_scan(codes: np.ndarray, rows: np.ndarray, probes: np.ndarray, weights: np.ndarray,
+              k: int) -> tuple[np.ndarray, np.ndarray]:
+    dist = np.empty(len(rows), dtype=np.uint16)
+    chosen = np.empty(k, dtype=np.int64)
+    got = _hamming.nearest_rows(codes, rows, probes, weights, k, dist, chosen)
+    return chosen[:got], dist
+
+
+@settings(max_examples=40, deadline=None)
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 300), variants=st.integers(1, 16),
+       k=st.integers(1, 80), width=st.sampled_from([8, 64, 192, 128, 24]))
+def test_nearest_rows_is_nearest_over_the_gathered_codes(seed: int, n: int, variants: int,
+                                                         k: int, width: int) -> None:
+    # The full-code stage reads the candidates' codes in place: the same positions, order and
+    # distances as the scan of a gathered copy, on every kernel, repeated rows included.
+    rng = np.random.default_rng(seed)
+    codes = rng.integers(0, 4, (97, width), dtype=np.uint8)  # few distinct distances: ties
+    rows = rng.integers(0, 97, n).astype(np.int64)
+    probes = rng.integers(0, 4, (variants, width), dtype=np.uint8)
+    weights = rng.choice(np.array([0, 0xFF, 0x0F, 0xA5], np.uint8), (variants, width))
+    gathered = codes[rows]
+    before = _hamming.kernel()
+    try:
+        for name in KERNELS:
+            _hamming.set_kernel(name)
+            got, dist = rows_scan(codes, rows, probes, weights, k)
+            if n == 0:
+                assert len(got) == 0
+                continue
+            want, want_dist = scan(gathered, np.ones(n, np.uint8), probes, 0, n, k, weights)
+            assert got.tolist() == want.tolist(), name
+            assert np.array_equal(dist, want_dist), name
+            ref, ref_dist = reference(gathered, np.ones(n, np.uint8), probes, 0, n, k, weights)
+            assert got.tolist() == ref.tolist() and np.array_equal(dist, ref_dist), name
+    finally:
+        _hamming.set_kernel(before)
+
+
+@pytest.mark.parametrize(("codes", "rows", "k", "dist", "message"), [
+    (np.zeros((4, 12), np.uint8), np.zeros(1, np.int64), 1, np.empty(1, np.uint16), "8\\*m"),
+    (np.zeros(32, np.uint8), np.zeros(1, np.int64), 1, np.empty(1, np.uint16), "2-d"),
+    (np.zeros((4, 8), np.uint8), np.array([4], np.int64), 1, np.empty(1, np.uint16),
+     "slots of codes"),
+    (np.zeros((4, 8), np.uint8), np.array([-1], np.int64), 1, np.empty(1, np.uint16),
+     "slots of codes"),
+    (np.zeros((4, 8), np.uint8), np.zeros(2, np.int32), 1, np.empty(2, np.uint16), "int64"),
+    (np.zeros((4, 8), np.uint8), np.zeros(3, np.int64), 1, np.empty(2, np.uint16), "dist n"),
+    (np.zeros((4, 8), np.uint8), np.zeros(3, np.int64), 0, np.empty(3, np.uint16), "k >= 1"),
+])
+def test_nearest_rows_refuses_bad_arguments(codes: np.ndarray, rows: np.ndarray, k: int,
+                                            dist: np.ndarray, message: str) -> None:
+    width = codes.shape[-1] if codes.ndim == 2 else 8
+    with pytest.raises(ValueError, match=message):
+        _hamming.nearest_rows(codes, rows, np.zeros((1, width), np.uint8),
+                              np.zeros((1, width), np.uint8), k, dist,
+                              np.empty(max(k, 1), np.int64))
+
+
 def test_distances_span_the_whole_code_length(kernel: str) -> None:
     # Full-range bytes and the extremes (0 and all 512 bits differing): every kernel's partial
     # sums must hold the largest distance, not only the small ones of near-identical codes.

@@ -125,12 +125,18 @@ def run_idempotent(
     request: Mapping[str, Any],
     now: datetime,
     action: Callable[[], tuple[int, dict[str, Any]]],
+    commit: bool = False,
 ) -> IdempotentResponse:
     """Run ``action`` once per (``scope``, ``key``); ``action`` returns (status, JSON body).
 
     ``scope`` separates callers (one terminal's keys never collide with another's). The stored
     response goes to the database with the action's own INSERTs when the action leaves them in
     the session's :func:`payments.pgfast.writes` buffer (one round trip on PostgreSQL).
+
+    ``commit``: the request boundary asks for the transaction to be committed here when nothing
+    was refused (a replay too), so that on PostgreSQL the COMMIT travels with those INSERTs. A
+    failure of the COMMIT itself is raised as ``Session.commit()`` raises it, never mapped to an
+    idempotency problem; a refusal raises before anything is committed, as without ``commit``.
     """
     check_key(key)
     digest = fingerprint(operation, request)
@@ -150,6 +156,8 @@ def run_idempotent(
                 "use a new key for a new request"
             )
         body: dict[str, Any] = json.loads(response_body)
+        if commit:
+            session.commit()
         return IdempotentResponse(status=response_status, body=body, replayed=True)
     with pgfast.writes(session) as writes:
         status, body = action()
@@ -168,7 +176,9 @@ def run_idempotent(
             ],
         )
         try:
-            writes.send(session)
+            writes.send(session, commit=commit)
+        except pgfast.CommitFailed as failed:
+            raise failed.error from failed.__cause__
         except IntegrityError as exc:
             if pgfast.violated_table(exc) == Operation.__tablename__:
                 # The action's own INSERT: its client reference was taken concurrently.

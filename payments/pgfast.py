@@ -114,8 +114,37 @@ class Insert:
         return [row[column] for row in rows for column in columns]
 
 
+def _pending_begin(driver: Any) -> bytes | None:
+    """The BEGIN psycopg is about to send before the next statement, or None.
+
+    psycopg opens a transaction lazily, and in pipeline mode it sends its BEGIN and waits for the
+    answer (a round trip of its own) before the first statement. When the connection has no
+    transaction yet (idle, not autocommit, no pipeline open) the same BEGIN can instead lead the
+    first pipeline; see :func:`fetch`. None also when this psycopg lacks what that needs.
+    """
+    from psycopg import pq
+
+    if (
+        driver.autocommit
+        or driver.pgconn.transaction_status != pq.TransactionStatus.IDLE
+        or getattr(driver, "_pipeline", True) is not None
+        or not hasattr(driver, "_autocommit")
+    ):
+        return None
+    start = getattr(driver, "_get_tx_start_command", None)
+    command = start() if start is not None else None
+    return command if isinstance(command, bytes) and command.startswith(b"BEGIN") else None
+
+
 def fetch(session: Session, *queries: tuple[Statement, Mapping[str, Any]]) -> list[list[Any]]:
-    """Run ``queries`` in order and return each one's rows; on PostgreSQL in one pipeline."""
+    """Run ``queries`` in order and return each one's rows; on PostgreSQL in one pipeline.
+
+    When they are the transaction's first statements, the transaction's BEGIN (the one psycopg
+    would send as a round trip of its own, same isolation and access mode) leads the same
+    pipeline: psycopg is told not to open one (autocommit, only while the pipeline is built,
+    when no transaction is open), and once the BEGIN is sent it is back to its normal mode inside
+    the open transaction, as if it had opened it: the COMMIT or ROLLBACK ends it as usual.
+    """
     driver = driver_connection(session)
     if driver is None:
         connection = session.connection()
@@ -123,15 +152,37 @@ def fetch(session: Session, *queries: tuple[Statement, Mapping[str, Any]]) -> li
     import psycopg
 
     dialect = session.connection().dialect
+    begin = _pending_begin(driver)
     try:
-        if len(queries) == 1:
+        if begin is None and len(queries) == 1:
             query, params = queries[0]
             return [driver.execute(query.text(dialect), query.params(params)).fetchall()]
-        with driver.pipeline():
-            cursors = [driver.execute(q.text(dialect), q.params(p)) for q, p in queries]
+        if begin is None:
+            with driver.pipeline():
+                cursors = [driver.execute(q.text(dialect), q.params(p)) for q, p in queries]
+            return [cursor.fetchall() for cursor in cursors]
+        driver.autocommit = True  # allowed: no transaction is open yet
+        try:
+            with driver.pipeline():
+                driver.execute(begin, prepare=False)
+                cursors = [driver.execute(q.text(dialect), q.params(p)) for q, p in queries]
+        finally:
+            # The transaction is open now (or the BEGIN failed): psycopg's normal mode again.
+            # The property's setter refuses inside a transaction, hence the attribute.
+            driver._autocommit = False
         return [cursor.fetchall() for cursor in cursors]
     except psycopg.Error as exc:
         raise _wrapped(queries[0][0].text(dialect), exc) from exc
+
+
+class CommitFailed(Exception):
+    """The COMMIT sent by ``Writes.send(commit=True)`` failed (a deferred constraint, the
+    server): ``error`` is what ``Session.commit()`` would have raised. Not an INSERT's error, so
+    callers that map INSERT errors must not map it."""
+
+    def __init__(self, error: Exception) -> None:
+        super().__init__(str(error))
+        self.error = error
 
 
 class Writes:
@@ -148,14 +199,19 @@ class Writes:
         if rows:
             self._pending.append((insert, list(rows)))
 
-    def send(self, session: Session) -> None:
-        """Run the buffered INSERTs in the order they were added.
+    def send(self, session: Session, *, commit: bool = False) -> None:
+        """Run the buffered INSERTs in the order they were added; with ``commit``, then commit
+        the session's transaction (on PostgreSQL the COMMIT goes in the same pipeline, one round
+        trip for both; the session is then committed with nothing left to send).
 
         Errors are SQLAlchemy's on either path (:class:`sqlalchemy.exc.IntegrityError` for a
-        constraint, the driver's error as ``orig``), so callers map them the same way.
+        constraint, the driver's error as ``orig``), so callers map them the same way; a failed
+        COMMIT raises :class:`CommitFailed` instead (the INSERTs ran; the transaction is gone).
         """
         pending, self._pending = self._pending, []
         if not pending:
+            if commit:
+                _commit(session)
             return
         session.flush()  # pending ORM work goes first, as it would have without the buffer
         driver = driver_connection(session)
@@ -163,15 +219,36 @@ class Writes:
             connection = session.connection()
             for insert, rows in pending:
                 connection.execute(insert.table.insert(), rows)
+            if commit:
+                _commit(session)
             return
         import psycopg
+        from psycopg import pq
 
         try:
             with driver.pipeline(), driver.cursor() as cursor:
                 for insert, rows in pending:
                     cursor.execute(insert.sql_rows(len(rows)), insert.values(rows))
+                if commit:
+                    # Skipped by the server if an INSERT failed (the pipeline is aborted).
+                    cursor.execute(b"COMMIT", prepare=False)
         except psycopg.Error as exc:
+            status = driver.pgconn.transaction_status
+            if commit and status != pq.TransactionStatus.INERROR:
+                # Not an INSERT's failure (that leaves the transaction open and aborted): the
+                # COMMIT's own, or the connection's.
+                raise CommitFailed(_wrapped("COMMIT", exc)) from exc
             raise _wrapped(pending[0][0].sql, exc) from exc
+        if commit:
+            # The transaction is committed: this only closes the session's (no I/O).
+            session.commit()
+
+
+def _commit(session: Session) -> None:
+    try:
+        session.commit()
+    except DBAPIError as exc:
+        raise CommitFailed(exc) from exc
 
 
 def open_writes(session: Session) -> Writes | None:

@@ -108,7 +108,8 @@ async def _idempotent(
     def run_and_commit() -> idempotency.IdempotentResponse:
         if first is not None:
             first()
-        outcome = idempotency.run_idempotent(
+        # Committed by run_idempotent: on PostgreSQL the COMMIT goes with the final INSERTs.
+        return idempotency.run_idempotent(
             session,
             scope=principal.actor,
             key=key,
@@ -116,9 +117,8 @@ async def _idempotent(
             request=request_data,
             now=now,
             action=action,
+            commit=True,
         )
-        session.commit()
-        return outcome
 
     return _stored_response(await run_in_threadpool(run_and_commit))
 

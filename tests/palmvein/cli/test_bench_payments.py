@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import socket
+import threading
 
 import psycopg
 import pytest
 from typer.testing import CliRunner
 
 from palmvein.cli import app, main
+from palmvein.cli.bench_payments import KeepAliveClient, transfer_request
 
 from ...conftest import POSTGRES_URL, _pg_admin_conninfo
 
@@ -72,3 +75,46 @@ def test_bench_payments_can_also_time_an_api_in_its_own_processes(
     assert rows[-1]["postgres_cpu_ms_per_op"] > 0
     assert rows[-1]["bench_process_cpu_ms_per_op"] > 0
     assert rows[-2]["server_processes_cpu_ms_per_op"] is None  # in-process: one process
+
+
+def _one_shot_server(replies: list[bytes]) -> tuple[int, threading.Thread]:
+    """A local server that, for each request it reads, sends the next reply in small pieces."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    def serve() -> None:
+        connection, _ = listener.accept()
+        with connection, listener:
+            for reply in replies:
+                connection.recv(65536)
+                for start in range(0, len(reply), 7):
+                    connection.sendall(reply[start : start + 7])
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return port, thread
+
+
+def test_the_bench_client_reads_status_and_exactly_the_body() -> None:
+    first = b'HTTP/1.1 201 Created\r\ncontent-length: 9\r\nx-request-id: a\r\n\r\n{"id": 1}'
+    second = b"HTTP/1.1 422 Unprocessable Entity\r\nContent-Length: 2\r\n\r\n{}"
+    # The second reply arrives with the first: it must be kept for the next exchange.
+    port, thread = _one_shot_server([first + second, b""])
+    client = KeepAliveClient("127.0.0.1", port, timeout=10)
+    request = transfer_request(port, "token", b'{"a": 1}', "key-1")
+    assert request.endswith(b'\r\nContent-Length: 8\r\n\r\n{"a": 1}')
+    assert b"\r\nIdempotency-Key: key-1\r\n" in request
+    assert client.exchange(request) == (201, b'{"id": 1}')
+    assert client.exchange(request) == (422, b"{}")
+    client.close()
+    thread.join(timeout=10)
+
+
+def test_the_bench_client_refuses_what_it_cannot_read() -> None:
+    chunked = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"
+    port, thread = _one_shot_server([chunked])
+    client = KeepAliveClient("127.0.0.1", port, timeout=10)
+    with pytest.raises(RuntimeError, match="chunked"):
+        client.exchange(b"GET / HTTP/1.1\r\n\r\n")
+    client.close()
+    thread.join(timeout=10)

@@ -1268,6 +1268,65 @@ score_avx2(const probe_t *probe, const uint32_t *planes, const uint32_t *mask, P
         scores[t] = score;
     }
 }
+/* score_one for 32-row templates with AVX-512 VPOPCNTDQ: sixteen rows a vector, (a ^ g) & both in
+ * one VPTERNLOGD, native 32-bit popcounts; the same integer counts as every other kernel, so the
+ * same scores. About four times fewer instructions than the AVX2 kernel's nibble lookups. */
+__attribute__((target("avx512f,avx512vpopcntdq")))
+static double
+score_one_avx512(const uint32_t *aligned, int n_shifts, const uint32_t *tp, const uint32_t *tm,
+                 Py_ssize_t n_planes, double reference)
+{
+    __m512i gm[2], gp[AVX2_MAX_PLANES][2];
+    for (int v = 0; v < 2; v++) {
+        gm[v] = _mm512_loadu_si512((const void *)(tm + 16 * v));
+        for (Py_ssize_t p = 0; p < n_planes; p++) {
+            gp[p][v] = _mm512_loadu_si512((const void *)(tp + p * AVX2_ROWS + 16 * v));
+        }
+    }
+    double best = INFINITY, best_n = 0.0;
+    for (int i = 0; i < n_shifts; i++) {
+        const uint32_t *a = aligned + (size_t)i * (n_planes + 1) * AVX2_ROWS;
+        const uint32_t *am = a + n_planes * AVX2_ROWS;
+        __m512i cn = _mm512_setzero_si512(), cw = _mm512_setzero_si512();
+        for (int v = 0; v < 2; v++) {
+            __m512i both = _mm512_and_si512(_mm512_loadu_si512((const void *)(am + 16 * v)), gm[v]);
+            cn = _mm512_add_epi32(cn, _mm512_popcnt_epi32(both));
+            for (Py_ssize_t p = 0; p < n_planes; p++) {
+                __m512i x = _mm512_ternarylogic_epi32(
+                    _mm512_loadu_si512((const void *)(a + p * AVX2_ROWS + 16 * v)), gp[p][v],
+                    both, 0x28);
+                cw = _mm512_add_epi32(cw, _mm512_popcnt_epi32(x));
+            }
+        }
+        take_distance((uint64_t)(uint32_t)_mm512_reduce_add_epi32(cn),
+                      (uint64_t)(uint32_t)_mm512_reduce_add_epi32(cw), n_planes, &best, &best_n);
+    }
+    return final_score(best, best_n, reference);
+}
+
+__attribute__((target("avx512f,avx512vpopcntdq")))
+static void
+score_avx512(const probe_t *probe, const uint32_t *planes, const uint32_t *mask, Py_ssize_t g,
+             Py_ssize_t n_planes, int max_shift, double reference, double *scores)
+{
+    const int n_shifts = (2 * max_shift + 1) * (2 * max_shift + 1);
+    uint32_t turned[(AVX2_MAX_PLANES + 1) * AVX2_ROWS];
+    for (Py_ssize_t t = 0; t < g; t++) {
+        const uint32_t *tp = planes + t * n_planes * AVX2_ROWS, *tm = mask + t * AVX2_ROWS;
+        double score = score_one_avx512(probe->aligned, n_shifts, tp, tm, n_planes, reference);
+        if (probe->turning) {
+            double s2 = score_one_avx512(probe->turned_aligned, n_shifts, tp, tm, n_planes,
+                                         reference);
+            score = s2 > score ? s2 : score;
+            turn_rows(&probe->turn, tp, turned, n_planes, AVX2_ROWS);
+            turn_rows(&probe->turn, tm, turned + n_planes * AVX2_ROWS, 1, AVX2_ROWS);
+            double s3 = score_one_avx512(probe->aligned, n_shifts, turned,
+                                         turned + n_planes * AVX2_ROWS, n_planes, reference);
+            score = s3 > score ? s3 : score;
+        }
+        scores[t] = score;
+    }
+}
 #endif
 
 PyDoc_STRVAR(compare_many_doc,
@@ -1338,6 +1397,8 @@ compare_many(PyObject *Py_UNUSED(self), PyObject *args)
      * POPCNT one for tests and comparisons). */
     int use_avx2 = kernel_in_use >= KERNEL_AVX2 && rows == AVX2_ROWS &&
                    n_planes <= AVX2_MAX_PLANES;
+    /* ... and its AVX-512 form with the AVX-512 scan kernel (same aligned probe layout) */
+    const int use_avx512 = use_avx2 && kernel_in_use == KERNEL_AVX512;
 #else
     int use_avx2 = 0;
 #endif
@@ -1378,7 +1439,11 @@ compare_many(PyObject *Py_UNUSED(self), PyObject *args)
             align_probe(probe->turned_sp, probe->turned_sm, n_planes, max_shift,
                         probe->turned_aligned);
         }
-        score_avx2(probe, planes, mask, g, n_planes, max_shift, reference, scores);
+        if (use_avx512) {
+            score_avx512(probe, planes, mask, g, n_planes, max_shift, reference, scores);
+        } else {
+            score_avx2(probe, planes, mask, g, n_planes, max_shift, reference, scores);
+        }
     } else
 #endif
     if (have_popcount()) {

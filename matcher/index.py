@@ -60,14 +60,21 @@ from matcher.codes import (
 from matcher.errors import AlgorithmMismatchError
 from matcher.rwlock import ReadWriteLock
 
-#: Templates re-ranked exactly per search (before grouping by subject).
-DEFAULT_SHORTLIST = 32
+#: Templates re-ranked exactly per search (before grouping by subject). 512 (was 32) since the
+#: full-code stage reads its candidates in place and the exact comparison has an AVX-512 kernel
+#: and runs on both search threads: the lost genuine palms whose 16-variant full-code distance
+#: ranked them 78th-415th among a million (the minimum over 16 variants also brings impostors
+#: near) are found. Dev gallery (1M templates, 1,488 simulated palms x 3, 2,959 cross-session
+#: probes, matcher/README.md), probes lost by the index: coarse 2048 / shortlist 32: 13;
+#: 2048 / 64: 11; 2048 / 256: 9; 8192 / 128: 5; 8192 / 256: 4; 8192 / 512: 2; 16384 / 256: 3;
+#: 16384 / 512: 0.
+DEFAULT_SHORTLIST = 512
 #: Coarse-stage candidates per shard, nearest to any probe variant (0: one stage, full codes in
-#: FAISS). 2048 since the full-code stage compares more probe variants
-#: (:data:`matcher.codes.SHORTLIST_VARIANTS`), which make the wider choice pay: on the dev
-#: gallery (2,959 probes, 1M templates, exact stage without the rotation search) 2048 lost 9
-#: probes with them, 12 without; 1024 lost 16 either way (matcher/README.md).
-DEFAULT_COARSE = 2048
+#: FAISS). 16384 (2048 before, 1024 before that): the rest of the lost palms' templates had
+#: coarse ranks in the thousands to tens of thousands among a million while their full codes
+#: ranked them near the top (see DEFAULT_SHORTLIST for the measurements). Their full codes are
+#: compared in place (``_hamming.nearest_rows``, ~0.65 ms per shard for 16384).
+DEFAULT_COARSE = 16384
 #: Subjects (of the nearest codes) whose every template is re-ranked, not only the shortlisted.
 #: 32 (was 8): a palm whose weaker template made the shortlist below the 8th place was scored
 #: by that template only; on the dev gallery (exact stage with the rotation search) 32 lost 13
@@ -76,6 +83,9 @@ DEFAULT_COARSE = 2048
 EXPAND_SUBJECTS = 32
 #: Templates compared per call when searching exhaustively (bounds temporary memory).
 _EXHAUSTIVE_CHUNK = 8192
+#: Fewest re-ranked templates per search thread worth a hand-off (~6 us each, AVX2, rotation
+#: search on).
+_RERANK_PART = 64
 
 
 @dataclass(frozen=True, order=False)
@@ -372,11 +382,10 @@ class PalmIndex:
             slots = self._shortlist(code, n, coarse)
             slots = self._with_sibling_templates(slots)
             subjects = [self._subject_of[s] for s in slots.tolist()]
-            planes, mask = self._planes[slots], self._mask[slots]
-            geometry = self._geometry
-        scores = np.empty(len(slots), dtype=np.float64)
-        # planes and mask are fancy-indexed: fresh contiguous copies, as the C code needs.
-        _exact_scores(probe, planes, mask, geometry.cols, scores)
+            scores = np.empty(len(slots), dtype=np.float64)
+            # Under the lock: each thread copies its part's templates (the copies are the
+            # gathers' cost, ~1 us a template from a large gallery) and scores them.
+            self._rerank(probe, slots, self._geometry.cols, scores)
         return _best_per_subject(subjects, scores, k)
 
     def search_exhaustive(self, probe: biometric.Template, k: int = 5) -> list[Candidate]:
@@ -409,6 +418,30 @@ class PalmIndex:
             for start in starts:
                 chunk(start)
         return _best_per_subject(subjects, scores, k)
+
+    def _rerank(
+        self, probe: biometric.Template, slots: npt.NDArray[np.int64], cols: int,
+        scores: npt.NDArray[np.float64],
+    ) -> None:
+        """Under the read lock: exact scores of the templates in ``slots`` into ``scores``,
+        split over the search threads (the calling thread takes the first part), each thread
+        gathering its part's templates: each score depends on its template alone, so the split
+        does not change them."""
+        def part(a: int, b: int) -> None:
+            # Fancy indexing gives fresh C-contiguous copies, as the C code needs.
+            _exact_scores(probe, self._planes[slots[a:b]], self._mask[slots[a:b]], cols,
+                          scores[a:b])
+
+        parts = 1 if self._pool is None else min(self._n_shards, len(scores) // _RERANK_PART)
+        if parts <= 1:
+            part(0, len(scores))
+            return
+        bounds = np.linspace(0, len(scores), parts + 1).astype(np.int64).tolist()
+        assert self._pool is not None
+        others = [self._pool.submit(part, a, b) for a, b in itertools.pairwise(bounds[1:])]
+        part(0, bounds[1])
+        for f in others:
+            f.result()
 
     def contents(self) -> IndexContents:
         """A consistent copy of the index's templates (for snapshots)."""
@@ -669,9 +702,19 @@ def _grow(a: npt.NDArray[_Item], cap: int) -> npt.NDArray[_Item]:
 def _best_per_subject(
     subjects: Sequence[str | None], scores: npt.NDArray[np.float64], k: int
 ) -> list[Candidate]:
+    """The ``k`` subjects with the highest best score, ordered by (-score, subject id). Walks
+    the scores from the highest (a subject's first is its best) and stops once ``k`` subjects
+    are found and the scores fall below the k-th's (no later subject can enter), instead of
+    visiting all of them (~0.4 ms in Python for 512)."""
     best: dict[str, float] = {}
-    for subject, score in zip(subjects, scores.tolist(), strict=True):
-        if subject is not None and score > best.get(subject, -1.0):
+    kth = -1.0
+    for i in np.argsort(-scores, kind="stable").tolist():
+        subject, score = subjects[i], float(scores[i])
+        if len(best) >= k and score < kth:
+            break
+        if subject is not None and subject not in best:
             best[subject] = score
+            if len(best) == k:
+                kth = score
     ranked = sorted(best.items(), key=lambda item: (-item[1], item[0]))
     return [Candidate(s, v) for s, v in ranked[:k]]

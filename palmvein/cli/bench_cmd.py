@@ -53,7 +53,7 @@ def result_table(r: dict[str, Any]) -> Table:
     )
     lat = r["latency_ms"]
     table.add_row(
-        f"Identify latency ({cfg['shards']} shards, 5 probe variants, {cfg['block']}-cell "
+        f"Identify latency ({cfg['shards']} shards, 5 coarse / 16 full-code probe variants, {cfg['block']}-cell "
         f"blocks, coarse {cfg['coarse']}, shortlist {cfg['shortlist']}; scan kernel "
         f"{r['kernel']})",
         f"p50 {lat['p50']:.2f} ms, p99 {lat['p99']:.2f} ms ({int(lat['n'])} searches)",
@@ -146,7 +146,7 @@ def identify_command(
             min=1, help="Further simulated palms whose templates the background is made from."
         ),
     ] = 100,
-    shortlist: Annotated[int, typer.Option(min=1, help="Templates re-ranked exactly.")] = 32,
+    shortlist: Annotated[int, typer.Option(min=1, help="Templates re-ranked exactly.")] = 512,
     shards: Annotated[int, typer.Option(min=1, help="Parallel FAISS shards per query.")] = (
         os.cpu_count() or 1
     ),
@@ -163,7 +163,7 @@ def identify_command(
             help="Coarse-stage candidates per shard, nearest to any probe variant (0: one "
             "stage, full codes in FAISS).",
         ),
-    ] = 2048,  # matcher.index.DEFAULT_COARSE (not imported: it would load faiss at CLI start;
+    ] = 16384,  # matcher.index.DEFAULT_COARSE (not imported: it would load faiss at CLI start;
     # tests/palmvein/cli/test_bench_cmd.py keeps the two equal)
     flip: Annotated[
         float,

@@ -19,7 +19,8 @@ from matcher.index import _exact_scores
 
 def _available_kernels() -> list[str]:
     saved, found = _hamming.kernel(), []
-    for name in ("popcnt", "avx2"):  # scalar 64-bit popcounts; AVX2 (32-row templates)
+    # scalar 64-bit popcounts; AVX2 and AVX-512 VPOPCNTDQ (32-row templates)
+    for name in ("popcnt", "avx2", "avx512-vpopcntdq"):
         try:
             _hamming.set_kernel(name)
         except ValueError:

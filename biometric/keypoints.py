@@ -39,6 +39,14 @@ CONTACT_GAP_AXIS_DEG = 12.0
 _COS_110 = float(np.cos(np.deg2rad(110)))
 #: Column alignment of the distance-transform window (see palm_center).
 _DIST_ALIGN = 16
+#: Outline smoothing (pixels) of a second look for the outer finger gap that a
+#: pegged palm seems to lack (see one_valley_geometry): CONTACT_SMOOTHING fills
+#: a gap narrower than about its width (fingers held close, PolyU NIR 0330/2_03),
+#: which a lighter smoothing keeps open.
+NARROW_GAP_SMOOTHING = 3.0
+#: How far from where the device's valley spacing puts it that narrow gap may lie,
+#: in units of that spacing.
+NARROW_GAP_REACH = 0.25
 
 
 @dataclass(frozen=True)
@@ -180,7 +188,9 @@ class _Candidates:
     contact: bool
 
 
-def _valley_candidates(mask: npt.NDArray[np.bool_]) -> _Candidates:
+def _valley_candidates(
+    mask: npt.NDArray[np.bool_], smoothing: float = CONTACT_SMOOTHING
+) -> _Candidates:
     mask_bytes = mask_u8(mask)
     rows, cols = mask.shape
     center, radius = palm_center(mask)
@@ -205,10 +215,10 @@ def _valley_candidates(mask: npt.NDArray[np.bool_]) -> _Candidates:
         and border_runs >= 2
         and _filled_fraction(mask) > MIN_CONTACT_FILL
     )
-    if contact and CONTACT_SMOOTHING > 0:
+    if contact and smoothing > 0:
         # Pegs and device edges leave ragged notches along a pegged palm's
         # outline; a smoother outline gives steadier valley tips there.
-        soft = cv2.GaussianBlur(mask_bytes.astype(np.float32), (0, 0), CONTACT_SMOOTHING)
+        soft = cv2.GaussianBlur(mask_bytes.astype(np.float32), (0, 0), smoothing)
         contours, _ = cv2.findContours(
             (soft > 0.5).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE
         )
@@ -442,7 +452,11 @@ def one_valley_geometry(mask: npt.NDArray[np.bool_], span: float) -> list[PalmGe
     ``span`` and the device's axis still place the valley line: the fingers
     point to the frame edge the open gap faces, the valley line runs across
     them, and the missing valley lies ``span`` away on the side of the palm
-    centre. Every candidate that gives a plausible pair (the tests of
+    centre. When a lighter outline smoothing (``NARROW_GAP_SMOOTHING``) shows a
+    gap opening towards the fingers within ``NARROW_GAP_REACH`` spacings of
+    that spot, the other gap was only narrow (fingers held close) and its
+    valley is taken as measured, so the valley line follows a hand turned on
+    the plate instead of the device's axis. Every candidate that gives a plausible pair (the tests of
     :func:`finger_valleys`) is returned, deepest first.
 
     Parameters
@@ -457,12 +471,15 @@ def one_valley_geometry(mask: npt.NDArray[np.bool_], span: float) -> list[PalmGe
     -------
     list of PalmGeometry
         Empty when the frame is not a pegged palm or no open gap fits; the
-        inferred valley is the second of each ``valleys``.
+        inferred (or narrow-gap) valley is the second of each ``valleys``.
     """
     found = _valley_candidates(mask)
     if not found.contact or not len(found.points):
         return []
     out: list[PalmGeometry] = []
+    # The other gap may only be narrow: the outline smoothing of a pegged palm
+    # fills a gap narrower than about its width, a lighter one keeps it.
+    narrow = _valley_candidates(mask, smoothing=NARROW_GAP_SMOOTHING)
     for k in np.argsort(-found.depths):
         valley, opening = found.points[k], found.openings[k]
         # The device's axis: the frame direction nearest to where the gap opens.
@@ -473,23 +490,40 @@ def one_valley_geometry(mask: npt.NDArray[np.bool_], span: float) -> list[PalmGe
         if float((found.center - valley) @ along) < 0:
             along = -along
         other = valley + span * along
-        pair = np.array([valley, other])
-        ranked = _rank_valleys(
-            pair,
-            np.full(2, found.depths[k]),
-            np.array([opening, fingers]),
-            found.center,
-            found.radius,
-            contact=True,
-        )
-        if ranked:
-            out.append(
-                PalmGeometry(
-                    valleys=pair,
-                    palm_center=found.center,
-                    palm_radius=found.radius,
-                    contact=True,
-                    candidates=found.points,
-                )
+        choices = [(other, fingers)]
+        if len(narrow.points):
+            # A gap seen on the lighter outline near the assumed spot, opening
+            # towards the fingers and about the device's spacing from the open
+            # one (not the neighbouring middle valley), is measured rather than
+            # assumed; the assumed spot stays the next choice.
+            offset = np.linalg.norm(narrow.points - other, axis=1)
+            spacing = np.linalg.norm(narrow.points - valley, axis=1)
+            near = (
+                (offset < NARROW_GAP_REACH * span)
+                & (np.abs(spacing - span) < NARROW_GAP_REACH * span)
+                & (narrow.openings @ fingers > 0.5)
             )
+            if near.any():
+                j = int(np.argmin(np.where(near, offset, np.inf)))
+                choices.insert(0, (narrow.points[j], narrow.openings[j]))
+        for second, second_opening in choices:
+            pair = np.array([valley, second])
+            ranked = _rank_valleys(
+                pair,
+                np.full(2, found.depths[k]),
+                np.array([opening, second_opening]),
+                found.center,
+                found.radius,
+                contact=True,
+            )
+            if ranked:
+                out.append(
+                    PalmGeometry(
+                        valleys=pair,
+                        palm_center=found.center,
+                        palm_radius=found.radius,
+                        contact=True,
+                        candidates=found.points,
+                    )
+                )
     return out

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 import pytest
 
+import biometric.keypoints as keypoints_module
 import biometric.roi as roi_module
 from biometric import RoiError, palm_roi
 from biometric.keypoints import PalmGeometry, finger_valleys, one_valley_geometry
@@ -174,9 +176,15 @@ def test_a_pegged_roi_partly_off_the_hand_yields_to_the_one_gap_roi(
         calls.clear()
         roi = palm_roi(cap.image)
         assert calls, "the one-gap fallback was not tried"
-        # The inferred pair: the open gap and the device's valley spacing; wholly on the hand.
+        # The one-gap pair, wholly on the hand: the open gap and the device's valley spacing,
+        # or, both gaps being open here, the other gap measured where that spacing puts it
+        # (NARROW_GAP_REACH).
         span = float(np.linalg.norm(roi.valleys[-1] - roi.valleys[0]))
-        assert span == pytest.approx(device_span(cap.image.shape), rel=1e-6)
+        truth = cap.valleys.as_array()
+        for valley in roi.valleys:
+            assert np.min(np.linalg.norm(truth - valley, axis=1)) < 0.1 * device_span(
+                cap.image.shape
+            ) or span == pytest.approx(device_span(cap.image.shape), rel=1e-6)
         assert roi.valid.all()
 
 
@@ -231,3 +239,50 @@ def test_a_whole_hand_roi_partly_off_the_hand_is_kept(
         assert np.array_equal(got.image, roi.image)
         kept += 1
     assert kept >= 2
+
+
+def _pegged_mask_with_a_narrow_gap(narrow_row: int, narrow_width: int) -> npt.NDArray[np.bool_]:
+    """A pegged palm's silhouette (fingers to the left): one open finger gap ending at row 72,
+    col 75, and one ``narrow_width`` px wide at the frame edge ending at ``narrow_row``, col 75."""
+    mask = np.ones((288, 352), dtype=np.uint8)
+    cv2.fillPoly(mask, [np.array([[0, 40], [75, 72], [0, 100]], np.int32)], 0)  # (x, y)
+    half = narrow_width / 2
+    narrow = [[0, round(narrow_row - half)], [75, narrow_row], [0, round(narrow_row + half)]]
+    cv2.fillPoly(mask, [np.array(narrow, np.int32)], 0)
+    return mask.astype(bool)
+
+
+@pytest.mark.parametrize("width", [6, 10, 14])
+def test_a_narrow_finger_gap_is_measured_not_assumed(
+    width: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pegged outline's smoothing fills the narrow gap: the valley search sees one valley.
+    mask = _pegged_mask_with_a_narrow_gap(200, width)
+    found = finger_valleys_or_none(mask)
+    assert found is None
+    span = device_span(mask.shape)
+    (geometry, *_) = one_valley_geometry(mask, span)
+    open_gap, other = geometry.valleys
+    assert abs(open_gap[0] - 72.0) < 5.0
+    # The narrow gap's valley (row 200), not the spot the device's spacing assumes (span below
+    # the open gap, about row 222).
+    assert abs(other[0] - 200.0) < 3.0
+    monkeypatch.setattr(keypoints_module, "NARROW_GAP_REACH", 0.0)
+    (assumed, *_) = one_valley_geometry(mask, span)
+    assert assumed.valleys[1] == pytest.approx([open_gap[0] + span, open_gap[1]])
+
+
+def test_a_narrow_gap_far_from_the_device_spacing_is_not_taken() -> None:
+    # A notch well away from where the device puts the other gap is not that gap.
+    mask = _pegged_mask_with_a_narrow_gap(150, 10)
+    span = device_span(mask.shape)
+    (geometry, *_) = one_valley_geometry(mask, span)
+    open_gap, other = geometry.valleys
+    assert other == pytest.approx([open_gap[0] + span, open_gap[1]])
+
+
+def finger_valleys_or_none(mask: npt.NDArray[np.bool_]) -> PalmGeometry | None:
+    try:
+        return finger_valleys(mask)
+    except RoiError:
+        return None

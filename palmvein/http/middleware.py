@@ -44,6 +44,21 @@ class RequestContextMiddleware:
     def __init__(self, app: ASGIApp, metrics: HttpMetrics) -> None:
         self.app = app
         self.metrics = metrics
+        # The labelled series by labels: prometheus_client hands out the same child for the same
+        # labels every time, after a lock and a key check per call; looked up once here.
+        self._counted: dict[tuple[str, str, int], Any] = {}
+        self._timed: dict[tuple[str, str], Any] = {}
+
+    def _record(self, method: str, route: str, status: int, elapsed: float) -> None:
+        counted = self._counted.get((method, route, status))
+        if counted is None:
+            counted = self.metrics.requests.labels(method, route, str(status))
+            self._counted[method, route, status] = counted
+        timed = self._timed.get((method, route))
+        if timed is None:
+            timed = self._timed[method, route] = self.metrics.latency.labels(method, route)
+        counted.inc()
+        timed.observe(elapsed)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -79,8 +94,7 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
             method = str(scope["method"])
-            self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(elapsed)
+            self._record(method, route, status, elapsed)
             # The path, not the query string: queries may carry tokens.
             log.info(
                 "request",

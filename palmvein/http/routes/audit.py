@@ -6,15 +6,16 @@ import json
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from palmvein.core.audit import AuditEntry, verify_chain
 from palmvein.core.security.roles import Role
 from palmvein.http.auth import DbSession, Principal, require_roles
+from palmvein.http.routing import PrefixRouter
 
-router = APIRouter(prefix="/audit", tags=["audit"])
+router = PrefixRouter(prefix="/audit", tags=["audit"])
 _READERS = (Role.AUDITOR, Role.ADMIN)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Request, Response
+from fastapi import Form, Request, Response
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
@@ -30,8 +30,9 @@ from palmvein.http.auth import (
     app_settings,
     public,
 )
+from palmvein.http.routing import PrefixRouter
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+router = PrefixRouter(prefix="/auth", tags=["auth"])
 
 
 class TokenResponse(BaseModel):

@@ -5,14 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BaseModel, Field
 
 from palmvein.core.security.roles import Role
 from palmvein.core.security.users import StaffUser, create_user, get_user, list_users
 from palmvein.http.auth import DbSession, Principal, app_clock, require_roles
+from palmvein.http.routing import PrefixRouter
 
-router = APIRouter(prefix="/staff-users", tags=["staff"])
+router = PrefixRouter(prefix="/staff-users", tags=["staff"])
 
 
 class StaffUserOut(BaseModel):

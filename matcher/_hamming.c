@@ -1129,7 +1129,32 @@ typedef struct {
      * probe's planes and mask laid over the gallery's 32 rows (zero where the probe has no row),
      * [translation][plane or mask][32]; NULL when not used. */
     uint32_t *aligned, *turned_aligned;
+    /* AVX-512 kernel with a turn (32 rows): the turn's segments as vectors, segment i of every
+     * row at once: source row, left and right shift, destination mask (0 past a row's count). */
+    int turn_segments;
+    uint32_t turn_source[32][32], turn_left[32][32], turn_right[32][32], turn_mask[32][32];
 } probe_t;
+
+/* probe->turn's segments laid out for turn_rows_avx512 (32-row grids). */
+static void
+vector_turn(probe_t *probe)
+{
+    int most = 0;
+    for (int r = 0; r < 32; r++) {
+        most = probe->turn.count[r] > most ? probe->turn.count[r] : most;
+    }
+    probe->turn_segments = most;
+    for (int i = 0; i < most; i++) {
+        for (int r = 0; r < 32; r++) {
+            int used = i < probe->turn.count[r];
+            int o = used ? probe->turn.offset[r][i] : 0;
+            probe->turn_source[i][r] = used ? probe->turn.source[r][i] : 0;
+            probe->turn_left[i][r] = o >= 0 ? (uint32_t)o : 0;
+            probe->turn_right[i][r] = o < 0 ? (uint32_t)-o : 0;
+            probe->turn_mask[i][r] = used ? probe->turn.mask[r][i] : 0;
+        }
+    }
+}
 
 /* Scores of g gallery templates: without a turn, score_one; with it, the best of the probe
  * against the template, the turned probe against the template and the probe against the turned
@@ -1268,6 +1293,34 @@ score_avx2(const probe_t *probe, const uint32_t *planes, const uint32_t *mask, P
         scores[t] = score;
     }
 }
+/* turn_rows for 32-row arrays, sixteen rows a vector: per segment, the source rows gathered by
+ * VPERMT2D, shifted by per-row counts (VPSLLVD / VPSRLVD), masked and OR-ed in; the same bits as
+ * turn_rows (test_rerank compares the kernels' scores with the rotation search). */
+__attribute__((target("avx512f")))
+static inline void
+turn_rows_avx512(const probe_t *probe, const uint32_t *src, uint32_t *dst, Py_ssize_t arrays)
+{
+    for (Py_ssize_t a = 0; a < arrays; a++) {
+        const __m512i lo = _mm512_loadu_si512((const void *)(src + 32 * a));
+        const __m512i hi = _mm512_loadu_si512((const void *)(src + 32 * a + 16));
+        __m512i out[2] = {_mm512_setzero_si512(), _mm512_setzero_si512()};
+        for (int i = 0; i < probe->turn_segments; i++) {
+            for (int h = 0; h < 2; h++) {
+                __m512i idx = _mm512_loadu_si512((const void *)(probe->turn_source[i] + 16 * h));
+                __m512i v = _mm512_permutex2var_epi32(lo, idx, hi);
+                v = _mm512_sllv_epi32(v, _mm512_loadu_si512((const void *)(probe->turn_left[i] + 16 * h)));
+                v = _mm512_srlv_epi32(v, _mm512_loadu_si512((const void *)(probe->turn_right[i] + 16 * h)));
+                /* out |= v & mask */
+                out[h] = _mm512_ternarylogic_epi32(
+                    out[h], v, _mm512_loadu_si512((const void *)(probe->turn_mask[i] + 16 * h)),
+                    0xF8);
+            }
+        }
+        _mm512_storeu_si512((void *)(dst + 32 * a), out[0]);
+        _mm512_storeu_si512((void *)(dst + 32 * a + 16), out[1]);
+    }
+}
+
 /* score_one for 32-row templates with AVX-512 VPOPCNTDQ: sixteen rows a vector, (a ^ g) & both in
  * one VPTERNLOGD, native 32-bit popcounts; the same integer counts as every other kernel, so the
  * same scores. About four times fewer instructions than the AVX2 kernel's nibble lookups. */
@@ -1318,8 +1371,8 @@ score_avx512(const probe_t *probe, const uint32_t *planes, const uint32_t *mask,
             double s2 = score_one_avx512(probe->turned_aligned, n_shifts, tp, tm, n_planes,
                                          reference);
             score = s2 > score ? s2 : score;
-            turn_rows(&probe->turn, tp, turned, n_planes, AVX2_ROWS);
-            turn_rows(&probe->turn, tm, turned + n_planes * AVX2_ROWS, 1, AVX2_ROWS);
+            turn_rows_avx512(probe, tp, turned, n_planes);
+            turn_rows_avx512(probe, tm, turned + n_planes * AVX2_ROWS, 1);
             double s3 = score_one_avx512(probe->aligned, n_shifts, turned,
                                          turned + n_planes * AVX2_ROWS, n_planes, reference);
             score = s3 > score ? s3 : score;
@@ -1440,6 +1493,9 @@ compare_many(PyObject *Py_UNUSED(self), PyObject *args)
                         probe->turned_aligned);
         }
         if (use_avx512) {
+            if (have_map) {
+                vector_turn(probe);
+            }
             score_avx512(probe, planes, mask, g, n_planes, max_shift, reference, scores);
         } else {
             score_avx2(probe, planes, mask, g, n_planes, max_shift, reference, scores);

@@ -47,6 +47,12 @@ NARROW_GAP_SMOOTHING = 3.0
 #: How far from where the device's valley spacing puts it that narrow gap may lie,
 #: in units of that spacing.
 NARROW_GAP_REACH = 0.25
+#: A pegged palm's valleys are chosen on the outline smoothed by
+#: CONTACT_SMOOTHING, which also pulls each tip out of its gap; each chosen tip
+#: then moves to the tip found on an outline smoothed by this much (pixels),
+#: if one lies within TIP_REACH palm radii (see finger_valleys).
+TIP_SMOOTHING = 6.0
+TIP_REACH = 0.12
 
 
 @dataclass(frozen=True)
@@ -119,7 +125,9 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
     """Locate the finger valleys that fix the palm's position and rotation.
 
     Concavities of the hand contour are found as prominent minima of its
-    distance from the palm centre; those too shallow, too wide open, or opening towards the palm are dropped.
+    distance from the palm centre (on a pegged palm, chosen on a smoothed
+    outline and placed on a less smoothed one, ``TIP_SMOOTHING``); those too
+    shallow, too wide open, or opening towards the palm are dropped.
     Among the rest, the pair (or triple, when the middle valley is also
     seen) of valleys whose spacing, collinearity and position relative to
     the palm centre best fit a hand is chosen. Wrist, sleeve and peg
@@ -166,14 +174,41 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
         raise RoiError(
             "finger valleys do not form a plausible hand geometry", ("implausible_valleys",)
         )
+    tips = points
+    if contact:
+        # The heavier smoothing picks steadier valleys among the pegs' notches
+        # but pulls each tip out of its gap by a few pixels, more for a narrow
+        # gap than a wide one, which turns the valley line: the tips are taken
+        # from a lighter-smoothed outline.
+        tips = _sharper_tips(mask, points, TIP_REACH * radius)
     return PalmGeometry(
-        valleys=points[list(ranked[0])],
+        valleys=tips[list(ranked[0])],
         palm_center=center,
         palm_radius=radius,
         contact=contact,
         candidates=points,
-        alternatives=tuple(points[list(chosen)] for chosen in ranked[1:]),
+        alternatives=tuple(tips[list(chosen)] for chosen in ranked[1:]),
     )
+
+
+def _sharper_tips(
+    mask: npt.NDArray[np.bool_], points: npt.NDArray[np.float64], reach: float
+) -> npt.NDArray[np.float64]:
+    """``points`` each moved to the nearest valley of a lighter-smoothed pegged outline
+    (``TIP_SMOOTHING``) within ``reach`` pixels, if any."""
+    try:
+        fine = _valley_candidates(mask, smoothing=TIP_SMOOTHING).points
+    except RoiError:
+        return points
+    if not len(fine):
+        return points
+    out = points.copy()
+    for i, point in enumerate(points):
+        offset = np.linalg.norm(fine - point, axis=1)
+        j = int(np.argmin(offset))
+        if offset[j] < reach:
+            out[i] = fine[j]
+    return out
 
 
 @dataclass(frozen=True)

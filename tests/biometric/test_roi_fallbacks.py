@@ -286,3 +286,38 @@ def finger_valleys_or_none(mask: npt.NDArray[np.bool_]) -> PalmGeometry | None:
         return finger_valleys(mask)
     except RoiError:
         return None
+
+
+def _pegged_mask_with_rounded_gaps(widths: tuple[int, int]) -> npt.NDArray[np.bool_]:
+    """A pegged palm's silhouette (fingers to the left) with two rounded finger gaps whose
+    bottoms both lie at col 75 (rows 72 and 180), ``widths`` px wide: the valley line is
+    vertical (along the rows)."""
+    mask = np.ones((288, 352), dtype=np.uint8)
+    for row, width in zip((72, 180), widths, strict=True):
+        half = width // 2
+        cv2.rectangle(mask, (0, row - half), (75 - half, row + half), 0, -1)  # (x, y)
+        cv2.circle(mask, (75 - half, row), half, 0, -1)
+    return mask.astype(bool)
+
+
+def _line_tilt(valleys: npt.NDArray[np.float64]) -> float:
+    """Degrees between the line through two valleys (row, col) and the rows axis."""
+    (r0, c0), (r1, c1) = valleys[0], valleys[-1]
+    return float(np.degrees(np.arctan2(abs(c1 - c0), abs(r1 - r0))))
+
+
+@pytest.mark.parametrize("narrow", [12, 14])
+def test_a_narrow_gap_does_not_turn_the_pegged_valley_line(
+    narrow: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A narrow gap beside a wide one: the heavy smoothing that chooses pegged valleys pulls the
+    # narrow gap's tip further out of its gap than the wide one's, which turns the valley line;
+    # the tips are taken from the lighter-smoothed outline.
+    mask = _pegged_mask_with_rounded_gaps((30, narrow))
+    geometry = finger_valleys(mask)
+    assert geometry.contact
+    assert np.all(np.abs(geometry.valleys[:, 1] - 75.0) < 5.0)
+    assert _line_tilt(geometry.valleys) < 1.5
+    monkeypatch.setattr(keypoints_module, "TIP_SMOOTHING", keypoints_module.CONTACT_SMOOTHING)
+    heavy = finger_valleys(mask)
+    assert _line_tilt(heavy.valleys) > 3.0

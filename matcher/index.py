@@ -368,16 +368,19 @@ class PalmIndex:
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         self._check_geometry(Geometry.of(probe))
-        coarse: ProbeCodes | None = None
-        if self._two_stage:  # the code widths are fixed with the geometry, at the first add
-            code, coarse = search_codes(probe, self._codes.shape[1], self._coarse.shape[1],
-                                        self.probe_shifts, self.block)
-        else:
-            code = probe_codes(probe, self.probe_shifts, self.block)
         with self._lock.read():
             if not self._slot_of_key:
                 return []
             assert self._geometry is not None
+            # Coded under the lock: the first add sets the mode and the code widths, and a
+            # search racing it must see all of them or none (~0.1 ms, shared with other
+            # searches).
+            coarse: ProbeCodes | None = None
+            if self._two_stage:
+                code, coarse = search_codes(probe, self._codes.shape[1], self._coarse.shape[1],
+                                            self.probe_shifts, self.block)
+            else:
+                code = probe_codes(probe, self.probe_shifts, self.block)
             n = min(shortlist or self.shortlist, len(self._slot_of_key))
             slots = self._shortlist(code, n, coarse)
             slots = self._with_sibling_templates(slots)

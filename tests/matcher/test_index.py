@@ -196,6 +196,37 @@ def test_searches_during_enrolments_never_fail_or_see_half_added_entries(
     index.close()
 
 
+def test_a_search_racing_the_first_enrolment_waits_for_it(
+    palms: Palms, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The first add fixes the mode (two stages) and then the code widths; a search that read
+    # the mode before the widths were set coded its probe for a gallery of zero-width codes
+    # and failed. The add is held half-way, after the mode is set, while a search starts.
+    subject = palms.subjects()[0]
+    template = palms.enrolment[subject][0]
+    index = PalmIndex()
+    halfway, go_on = threading.Event(), threading.Event()
+    widths = index._faiss_code_size
+
+    def held() -> int:
+        halfway.set()
+        go_on.wait(30)
+        return widths()
+
+    monkeypatch.setattr(index, "_faiss_code_size", held)
+    with ThreadPoolExecutor(2) as pool:
+        added = pool.submit(index.add, subject, template)
+        assert halfway.wait(30)
+        found = pool.submit(index.search, template, 1)
+        # Give a search that does not wait for the add the time to run to its end.
+        with pytest.raises(TimeoutError):
+            found.result(timeout=0.3)
+        go_on.set()
+        added.result(timeout=30)
+        assert found.result(timeout=30) == [Candidate(subject, 1.0)]
+    index.close()
+
+
 def test_memory_accounts_for_codes_and_templates(palms: Palms) -> None:
     index = enrolled(palms)
     mem = index.memory_bytes()

@@ -201,6 +201,13 @@ scan64_avx512(const uint64_t *codes, const uint8_t *live, const uint64_t *probes
     scan_popcnt(codes, live, probes, weights, offsets, n_variants, 8, i, stop, dist, hist);
 }
 
+/* Defined with the portable full-code stage below; the AVX-512 one scans its last codes with it. */
+__attribute__((target("popcnt")))
+static void
+scan_rows_popcnt(const uint64_t *codes, const int64_t *rows, const uint64_t *probes,
+                 const uint64_t *weights, const unsigned *offsets, int n_variants,
+                 Py_ssize_t words, Py_ssize_t n, uint16_t *dist, uint32_t *hist);
+
 /* The full-code stage: the codes of rows[0 .. n) (slots of a gallery of `chunks` x 64-byte
  * codes, read in place), eight at a time; dist[i] is the distance of code rows[i]. Variants are
  * read from memory (L1) for each group of eight, so any number up to MAX_VARIANTS fits the
@@ -253,21 +260,8 @@ scan_rows_avx512(const uint64_t *codes, const int64_t *rows, const uint64_t *pro
             hist[d[j]]++;
         }
     }
-    for (; i < n; i++) {
-        const uint64_t *code = codes + rows[i] * words;
-        unsigned best = NO_DISTANCE;
-        for (int a = 0; a < n_variants; a++) {
-            unsigned d = 0;
-            for (Py_ssize_t w = 0; w < words; w++) {
-                d += (unsigned)__builtin_popcountll((code[w] ^ probes[a * words + w]) &
-                                              weights[a * words + w]);
-            }
-            d = 2 * d + offsets[a];
-            best = d < best ? d : best;
-        }
-        dist[i] = (uint16_t)best;
-        hist[best]++;
-    }
+    scan_rows_popcnt(codes, rows + i, probes, weights, offsets, n_variants, words, n - i, dist + i,
+                     hist);
 }
 
 /* Selection of the k nearest from the distances of [start, stop) (free slots NO_DISTANCE):
@@ -531,7 +525,7 @@ nearest(PyObject *Py_UNUSED(self), PyObject *args)
         PyErr_SetString(PyExc_ValueError, "need 0 <= start <= stop <= capacity and k >= 1");
         goto fail_all;
     }
-    if (dist.len < capacity * 2 || slots.len < k * 8) {
+    if (dist.len < capacity * 2 || k > slots.len / 8) {
         PyErr_SetString(PyExc_ValueError, "dist needs capacity uint16, slots k int64 entries");
         goto fail_all;
     }
@@ -693,7 +687,7 @@ nearest_rows(PyObject *Py_UNUSED(self), PyObject *args)
         goto fail_all;
     }
     Py_ssize_t n = rows.len / 8;
-    if (k < 1 || dist.len < n * 2 || chosen.len < k * 8) {
+    if (k < 1 || dist.len < n * 2 || k > chosen.len / 8) {
         PyErr_SetString(PyExc_ValueError, "need k >= 1, dist n uint16 and chosen k int64 entries");
         goto fail_all;
     }

@@ -197,6 +197,14 @@ def test_nearest_rows_refuses_bad_arguments(codes: np.ndarray, rows: np.ndarray,
                               np.empty(max(k, 1), np.int64))
 
 
+def test_nearest_rows_refuses_a_k_whose_byte_size_wraps_around() -> None:
+    # 2**61 int64 entries are 2**64 bytes: a check of k * 8 against the buffer would pass.
+    with pytest.raises(ValueError, match="chosen k int64"):
+        _hamming.nearest_rows(np.zeros((4, 8), np.uint8), np.zeros(1, np.int64),
+                              np.zeros((1, 8), np.uint8), np.zeros((1, 8), np.uint8), 2**61,
+                              np.empty(1, np.uint16), np.empty(1, np.int64))
+
+
 def test_distances_span_the_whole_code_length(kernel: str) -> None:
     # Full-range bytes and the extremes (0 and all 512 bits differing): every kernel's partial
     # sums must hold the largest distance, not only the small ones of near-identical codes.
@@ -239,6 +247,9 @@ def test_bits_outside_the_weights_count_half_whatever_the_code_holds(kernel: str
          np.empty(4, np.uint16), np.empty(1, np.int64), "start <= stop"),
         (np.zeros((4, 8), np.uint8), np.ones(4, np.uint8), np.zeros((1, 8), np.uint8), 0, 4, 2,
          np.empty(4, np.uint16), np.empty(1, np.int64), "slots k int64"),
+        # k * 8 would wrap around to 0 and pass a multiplied size check.
+        (np.zeros((4, 8), np.uint8), np.ones(4, np.uint8), np.zeros((1, 8), np.uint8), 0, 4,
+         2**61, np.empty(4, np.uint16), np.empty(1, np.int64), "slots k int64"),
         (np.zeros((4, 8), np.uint8), np.ones(4, np.uint8), np.zeros((1, 8), np.uint8), 0, 4, 1,
          np.empty(3, np.uint16), np.empty(1, np.int64), "dist needs"),
     ],

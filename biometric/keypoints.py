@@ -180,7 +180,7 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
         # but pulls each tip out of its gap by a few pixels, more for a narrow
         # gap than a wide one, which turns the valley line: the tips are taken
         # from a lighter-smoothed outline.
-        tips = _sharper_tips(mask, points, TIP_REACH * radius)
+        tips = _sharper_tips(mask, found, points, TIP_REACH * radius)
     return PalmGeometry(
         valleys=tips[list(ranked[0])],
         palm_center=center,
@@ -192,12 +192,13 @@ def finger_valleys(mask: npt.NDArray[np.bool_]) -> PalmGeometry:
 
 
 def _sharper_tips(
-    mask: npt.NDArray[np.bool_], points: npt.NDArray[np.float64], reach: float
+    mask: npt.NDArray[np.bool_], found: _Candidates, points: npt.NDArray[np.float64],
+    reach: float,
 ) -> npt.NDArray[np.float64]:
     """``points`` each moved to the nearest valley of a lighter-smoothed pegged outline
-    (``TIP_SMOOTHING``) within ``reach`` pixels, if any."""
+    (``TIP_SMOOTHING``) within ``reach`` pixels, if any (``found``: the mask's candidates)."""
     try:
-        fine = _valley_candidates(mask, smoothing=TIP_SMOOTHING).points
+        fine = _valley_candidates(mask, smoothing=TIP_SMOOTHING, of=found).points
     except RoiError:
         return points
     if not len(fine):
@@ -224,42 +225,44 @@ class _Candidates:
 
 
 def _valley_candidates(
-    mask: npt.NDArray[np.bool_], smoothing: float = CONTACT_SMOOTHING
+    mask: npt.NDArray[np.bool_],
+    smoothing: float = CONTACT_SMOOTHING,
+    of: _Candidates | None = None,
 ) -> _Candidates:
+    """Valley candidates of ``mask``; a pegged palm's on its outline smoothed by ``smoothing``.
+    ``of``: candidates of the same mask found before (another smoothing), whose palm circle and
+    contact decision are taken instead of measured again (the distance transform is most of
+    the cost)."""
     mask_bytes = mask_u8(mask)
-    rows, cols = mask.shape
-    center, radius = palm_center(mask)
-    if radius < 10:
-        raise RoiError("the hand region is too thin to hold a palm", ("no_palm",))
-    contours, _ = cv2.findContours(mask_bytes, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
-    if not contours:
-        raise RoiError("no hand contour", ("no_palm",))
-    contour = np.asarray(max(contours, key=cv2.contourArea)[:, 0, :], dtype=np.int32)  # (x, y)
-    n_points = contour.shape[0]
-    on_border = _on_border(contour, rows, cols)
-    # A forearm leaving the frame touches the border in one stretch; a pegged or
-    # cropped palm runs along it in several (finger stubs, palm sides).
-    border_runs = int(np.count_nonzero(np.diff(on_border.astype(np.int8)) == 1)) + int(
-        on_border[0] and not on_border[-1]
-    )
-    # A pegged palm also fills most of the frame (measured: 0.6-0.75 of it on
-    # PolyU and simulated pegged frames; a whole hand, even with fingertips cut
-    # off, covers 0.1-0.3).
-    contact = bool(
-        on_border.mean() > CONTACT_BORDER_FRACTION
-        and border_runs >= 2
-        and _filled_fraction(mask) > MIN_CONTACT_FILL
-    )
+    contour: npt.NDArray[np.int32] | None = None
+    if of is None:
+        center, radius = palm_center(mask)
+        if radius < 10:
+            raise RoiError("the hand region is too thin to hold a palm", ("no_palm",))
+        contour, on_border = _outline(mask_bytes)
+        # A forearm leaving the frame touches the border in one stretch; a pegged or
+        # cropped palm runs along it in several (finger stubs, palm sides).
+        border_runs = int(np.count_nonzero(np.diff(on_border.astype(np.int8)) == 1)) + int(
+            on_border[0] and not on_border[-1]
+        )
+        # A pegged palm also fills most of the frame (measured: 0.6-0.75 of it on
+        # PolyU and simulated pegged frames; a whole hand, even with fingertips cut
+        # off, covers 0.1-0.3).
+        contact = bool(
+            on_border.mean() > CONTACT_BORDER_FRACTION
+            and border_runs >= 2
+            and _filled_fraction(mask) > MIN_CONTACT_FILL
+        )
+    else:
+        center, radius, contact = of.center, of.radius, of.contact
     if contact and smoothing > 0:
         # Pegs and device edges leave ragged notches along a pegged palm's
         # outline; a smoother outline gives steadier valley tips there.
         soft = cv2.GaussianBlur(mask_bytes.astype(np.float32), (0, 0), smoothing)
-        contours, _ = cv2.findContours(
-            (soft > 0.5).astype(np.uint8), cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE
-        )
-        contour = np.asarray(max(contours, key=cv2.contourArea)[:, 0, :], dtype=np.int32)
-        n_points = contour.shape[0]
-        on_border = _on_border(contour, rows, cols)
+        contour, on_border = _outline((soft > 0.5).astype(np.uint8))
+    elif contour is None:
+        contour, on_border = _outline(mask_bytes)
+    n_points = contour.shape[0]
 
     # Valleys are the prominent minima of the contour's distance from the
     # palm centre (a fingertip-to-valley profile); unlike convexity defects
@@ -322,6 +325,18 @@ def _valley_candidates(
         radius=radius,
         contact=contact,
     )
+
+
+def _outline(
+    mask_bytes: npt.NDArray[np.uint8],
+) -> tuple[npt.NDArray[np.int32], npt.NDArray[np.bool_]]:
+    """The largest outer contour of a 0/1 mask as (x, y) points, and which lie on the frame
+    border."""
+    contours, _ = cv2.findContours(mask_bytes, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    if not contours:
+        raise RoiError("no hand contour", ("no_palm",))
+    contour = np.asarray(max(contours, key=cv2.contourArea)[:, 0, :], dtype=np.int32)  # (x, y)
+    return contour, _on_border(contour, *mask_bytes.shape)
 
 
 def _rank_valleys(
@@ -514,7 +529,7 @@ def one_valley_geometry(mask: npt.NDArray[np.bool_], span: float) -> list[PalmGe
     out: list[PalmGeometry] = []
     # The other gap may only be narrow: the outline smoothing of a pegged palm
     # fills a gap narrower than about its width, a lighter one keeps it.
-    narrow = _valley_candidates(mask, smoothing=NARROW_GAP_SMOOTHING)
+    narrow = _valley_candidates(mask, smoothing=NARROW_GAP_SMOOTHING, of=found)
     for k in np.argsort(-found.depths):
         valley, opening = found.points[k], found.openings[k]
         # The device's axis: the frame direction nearest to where the gap opens.

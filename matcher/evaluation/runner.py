@@ -470,6 +470,36 @@ def _verification(
     return out, result, points
 
 
+def _fixed_thresholds(
+    genuine: npt.NDArray[np.float32],
+    impostor: npt.NDArray[np.float32],
+    thresholds: Mapping[float, float],
+) -> list[dict[str, Any]]:
+    """Error rates this dataset gives at thresholds set elsewhere (a deployment's calibration).
+
+    The FMR a threshold was set for holds only for impostors like the ones it was set on; here
+    it is measured on this dataset's impostor pairs, with the ratio measured / intended.
+    """
+    rows = []
+    for target, threshold in sorted(thresholds.items(), reverse=True):
+        above = int(np.count_nonzero(impostor >= threshold)) if impostor.size else 0
+        fmr = above / impostor.size if impostor.size else None
+        needed = metrics.negatives_needed(target)
+        rows.append(
+            {
+                "target_fmr": target,
+                "threshold": threshold,
+                "fmr": fmr,
+                "fmr_ratio": None if fmr is None else fmr / target,
+                "impostor_pairs_at_or_above": above,
+                "fmr_measurable": int(impostor.size) >= needed or above > 0,
+                "impostor_pairs_needed": needed,
+                "fnmr": float(np.mean(genuine < threshold)) if genuine.size else None,
+            }
+        )
+    return rows
+
+
 def _summary(values: npt.NDArray[np.float32]) -> dict[str, float]:
     v = values.astype(np.float64)
     return {
@@ -506,6 +536,8 @@ def evaluate(
     console: Console | None = None,
     progress: bool = True,
     scores_name: str = "scores.txt",
+    fixed_thresholds: Mapping[float, float] | None = None,
+    fixed_thresholds_source: str = "",
 ) -> EvaluationResult:
     """Extract, compare and evaluate; write report.json, the score file and det.png.
 
@@ -535,6 +567,13 @@ def evaluate(
         enrol); anything else is a crash.
     dataset, config : mapping
         Recorded in the report as given.
+    fixed_thresholds : mapping of float to float, optional
+        ``{target FMR: threshold}`` as a deployment would set them (e.g. from
+        :func:`matcher.calibration.shipped`); the report gives the FMR and FNMR this dataset
+        measures at each (``verification.fixed_thresholds``), so a calibration made on other
+        palms is checked against these.
+    fixed_thresholds_source : str
+        Where those thresholds come from, recorded beside them.
     """
     console = console or Console(stderr=True)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -618,6 +657,11 @@ def evaluate(
             score_lines = writer.lines
     verification, eer_result, points = _verification(genuine, impostor, fmr_targets)
     verification["protocol"] = protocol
+    if fixed_thresholds:
+        verification["fixed_thresholds"] = {
+            "source": fixed_thresholds_source,
+            "points": _fixed_thresholds(genuine, impostor, fixed_thresholds),
+        }
     verification.update(extremes)
     identification = (
         _identification(matrix, probes, gallery, seed, fpir_target)

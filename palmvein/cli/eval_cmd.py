@@ -30,6 +30,41 @@ def _point(point: dict[str, Any] | None, rate: str) -> str:
     )
 
 
+def _fixed_point(point: dict[str, Any]) -> str:
+    if point["fmr"] is None:
+        return "n/a"
+    if not point["fmr_measurable"]:
+        return (
+            f"{point['threshold']:.4f}: no impostor reaches it "
+            f"({point['impostor_pairs_needed']:,} pairs needed to measure)"
+        )
+    return (
+        f"{point['threshold']:.4f}: measured FMR {point['fmr']:.2e} "
+        f"({point['fmr_ratio']:,.1f} x the target), FNMR {_percent(point['fnmr'])}"
+    )
+
+
+def _shipped_thresholds() -> tuple[dict[float, float], str]:
+    """The decision thresholds a deployment would use now, from the shipped distribution."""
+    from matcher.calibration import shipped
+    from matcher.errors import CalibrationError
+
+    try:
+        dist = shipped()
+    except CalibrationError:
+        return {}, ""
+    source = (
+        f"matcher.calibration.shipped(): {dist.provenance.get('source', 'unknown source')}, "
+        f"{dist.count:,} impostor pairs, comparator {dist.comparator}"
+    )
+    return {fmr: dist.threshold_for(fmr).score for fmr in _CALIBRATION_CHECK}, source
+
+
+#: Target FMRs whose shipped thresholds an evaluation checks on its own impostors: 1e-6 is
+#: 1:N at FPIR 0.1 % against a gallery of 1000, the pay point's everyday case.
+_CALIBRATION_CHECK = (1e-3, 1e-4, 1e-5, 1e-6)
+
+
 def summary_table(report: dict[str, Any]) -> Table:
     """The headline figures of a report.json as a rich table."""
     ver = report["verification"]
@@ -65,6 +100,11 @@ def summary_table(report: dict[str, Any]) -> Table:
     table.add_row(label, _point(fnir, "FPIR"))
     extract_ms = timing["median_extract_ms"]
     compare_us = timing["median_compare_us"]
+    fixed = ver.get("fixed_thresholds")
+    for point in fixed["points"] if fixed else []:
+        table.add_row(
+            f"Shipped threshold, FMR {point['target_fmr']:g}", _fixed_point(point)
+        )
     table.add_row("Median extract", "n/a" if extract_ms is None else f"{extract_ms:.2f} ms")
     table.add_row(
         "Median compare",
@@ -148,6 +188,7 @@ def eval_command(
         f"{len(samples)} images of {len({s.identity for s in samples})} identities "
         f"({layout}) -> {out_dir}"
     )
+    thresholds, thresholds_source = _shipped_thresholds()
     try:
         result = evaluate(
             samples,
@@ -167,6 +208,8 @@ def eval_command(
             },
             console=err,
             scores_name="scores.txt.gz" if gzip_scores else "scores.txt",
+            fixed_thresholds=thresholds,
+            fixed_thresholds_source=thresholds_source,
         )
     except EvaluationError as exc:
         raise CliError(str(exc), hint="see the failures above", code=ExitCode.INVALID) from exc

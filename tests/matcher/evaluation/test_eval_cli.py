@@ -85,3 +85,22 @@ def test_eval_of_an_empty_folder_is_a_clear_error(app, tmp_path):
 def test_eval_refuses_an_unknown_layout(app, dataset):
     result = CliRunner().invoke(app, ["eval", str(dataset), "--layout", "lfw"])
     assert isinstance(result.exception, CliError) and result.exception.code == ExitCode.USAGE
+
+
+def test_eval_checks_the_shipped_thresholds_on_the_datasets_impostors(app, dataset, tmp_path):
+    from matcher.calibration import shipped
+
+    out = tmp_path / "out"
+    result = CliRunner().invoke(app, ["eval", str(dataset), "--out", str(out), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout[result.stdout.index("{"):])
+    fixed = report["verification"]["fixed_thresholds"]
+    assert fixed["source"].startswith("matcher.calibration.shipped()")
+    assert [p["target_fmr"] for p in fixed["points"]] == [1e-3, 1e-4, 1e-5, 1e-6]
+    dist = shipped()
+    assert fixed["points"][1]["threshold"] == dist.threshold_for(1e-4).score
+    # The toy's scores (0.96-1.0) are all above the engine's thresholds (about 0.6): every
+    # impostor pair passes, which the report must say rather than hide.
+    assert all(p["fmr"] == 1.0 and p["fmr_measurable"] for p in fixed["points"])
+    table = CliRunner().invoke(app, ["eval", str(dataset), "--out", str(tmp_path / "o2")])
+    assert "Shipped threshold, FMR 1e-06" in table.output

@@ -201,3 +201,27 @@ def test_a_session_without_templates_is_an_error_not_a_silent_protocol_change(tm
         _image(root / identity / "s2_01.png", 0)  # every session-2 image is rejected
     with pytest.raises(EvaluationError, match="no templates from the later sessions"):
         _run(root, tmp_path / "out")
+
+
+def test_thresholds_set_elsewhere_are_checked_on_this_datasets_impostors(two_sessions, tmp_path):
+    # Identities are 5 grey levels apart and samples +/-1: the three neighbouring pairs of
+    # identities give 6 cross-session impostor pairs 3 levels apart (score 1 - 3/255) of 48.
+    thresholds = {0.1: 1 - 3.5 / 255, 0.01: 1 - 2.5 / 255, 0.001: 1 - 1 / 255}
+    report = _run(two_sessions, tmp_path / "out", fixed_thresholds=thresholds,
+                  fixed_thresholds_source="toy calibration").report
+    fixed = report["verification"]["fixed_thresholds"]
+    assert fixed["source"] == "toy calibration"
+    loose, middle, strict = fixed["points"]
+    assert loose["target_fmr"] == 0.1 and loose["impostor_pairs_at_or_above"] == 6
+    assert loose["fmr"] == pytest.approx(6 / 48) and loose["fmr_ratio"] == pytest.approx(1.25)
+    assert loose["fmr_measurable"] and loose["fnmr"] == 0.0
+    # No impostor passes, but 48 pairs cannot show an FMR of 1 %: not measurable.
+    assert middle["fmr"] == 0.0 and not middle["fmr_measurable"]
+    assert middle["impostor_pairs_needed"] == 300 and middle["fnmr"] == 0.0
+    # Genuine pairs 2 levels apart (half of them) fall under a threshold 1 level from the top.
+    assert strict["fnmr"] == pytest.approx(0.5)
+
+
+def test_without_thresholds_set_elsewhere_the_report_has_no_such_section(two_sessions, tmp_path):
+    report = _run(two_sessions, tmp_path / "out").report
+    assert "fixed_thresholds" not in report["verification"]

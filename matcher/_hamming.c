@@ -1119,7 +1119,7 @@ typedef struct {
     shifted_mask_t turned_sm[2 * MAX_SHIFT_CELLS + 1];
     turn_t turn;
     int turning;
-    /* AVX2 kernel (32 rows, at most 7 planes): per translation, in compare_many's order, the
+    /* AVX2 kernel (32 rows, at most MAX_PLANES planes): per translation, in compare_many's order, the
      * probe's planes and mask laid over the gallery's 32 rows (zero where the probe has no row),
      * [translation][plane or mask][32]; NULL when not used. */
     uint32_t *aligned, *turned_aligned;
@@ -1196,7 +1196,9 @@ score_popcnt(const probe_t *probe, const uint32_t *planes, const uint32_t *mask,
 }
 
 #define AVX2_ROWS 32
-#define AVX2_MAX_PLANES 7 /* byte counters: 4 vectors x 7 planes x 8 bits <= 255 */
+/* Planes the aligned kernels take: all (the AVX2 kernel's byte counters hold one vector of rows
+ * of every plane, 16 planes x 8 bits <= 255, and are summed per vector). */
+#define AVX2_MAX_PLANES MAX_PLANES
 
 /* sp / sm's translations laid over the gallery's rows: translation (s, dr) puts the probe's row
  * r - dr at gallery row r, zero outside, so each comparison runs over all 32 rows (cells without
@@ -1224,11 +1226,17 @@ align_probe(const shifted_planes_t *sp, const shifted_mask_t *sm, Py_ssize_t n_p
 #ifdef HAVE_X86
 __attribute__((target("avx2")))
 static inline uint64_t
-sum_bytes(__m256i counts)
+sum_lanes(__m256i lanes)
 {
-    __m256i lanes = _mm256_sad_epu8(counts, _mm256_setzero_si256());
     __m128i half = _mm_add_epi64(_mm256_castsi256_si128(lanes), _mm256_extracti128_si256(lanes, 1));
     return (uint64_t)_mm_cvtsi128_si64(half) + (uint64_t)_mm_extract_epi64(half, 1);
+}
+
+__attribute__((target("avx2")))
+static inline uint64_t
+sum_bytes(__m256i counts)
+{
+    return sum_lanes(_mm256_sad_epu8(counts, _mm256_setzero_si256()));
 }
 
 /* score_one for 32-row templates: eight rows a vector, popcounts by nibble lookup (Mula et al.,
@@ -1249,17 +1257,21 @@ score_one_avx2(const uint32_t *aligned, int n_shifts, const uint32_t *tp, const 
     for (int i = 0; i < n_shifts; i++) {
         const uint32_t *a = aligned + (size_t)i * (n_planes + 1) * AVX2_ROWS;
         const uint32_t *am = a + n_planes * AVX2_ROWS;
-        __m256i cn = _mm256_setzero_si256(), cw = _mm256_setzero_si256();
+        /* Byte counters: cn takes 4 vectors x 8 bits, cw one vector of every plane (up to 16 x
+         * 8 bits) before VPSADBW moves it into the 64-bit lanes of wrong. */
+        __m256i cn = _mm256_setzero_si256(), wrong = _mm256_setzero_si256();
         for (int v = 0; v < 4; v++) {
             __m256i both = _mm256_and_si256(_mm256_loadu_si256((const __m256i *)(am + 8 * v)), gm[v]);
             cn = _mm256_add_epi8(cn, popcount_bytes(both));
+            __m256i cw = _mm256_setzero_si256();
             for (Py_ssize_t p = 0; p < n_planes; p++) {
                 __m256i x = _mm256_xor_si256(
                     _mm256_loadu_si256((const __m256i *)(a + p * AVX2_ROWS + 8 * v)), gp[p][v]);
                 cw = _mm256_add_epi8(cw, popcount_bytes(_mm256_and_si256(x, both)));
             }
+            wrong = _mm256_add_epi64(wrong, _mm256_sad_epu8(cw, _mm256_setzero_si256()));
         }
-        take_distance(sum_bytes(cn), sum_bytes(cw), n_planes, &best, &best_n);
+        take_distance(sum_bytes(cn), sum_lanes(wrong), n_planes, &best, &best_n);
     }
     return final_score(best, best_n, reference);
 }

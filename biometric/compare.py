@@ -223,8 +223,9 @@ def rotate_code(template: Template, degrees: float) -> Template:
 
     Each cell takes the code of the nearest cell of the unturned grid
     (nearest-neighbour resampling); cells whose source lies outside the grid
-    are invalid. Orientation indices are not changed: a turn of a few degrees
-    is a fraction of the 30-degree orientation step, while its displacement
+    are invalid. The bit planes are not exchanged (no filter's bit moves to
+    another orientation's plane): a turn of a few degrees is a fraction of
+    the 30-degree orientation step, while its displacement
     of the cells (up to 16 x sin(angle) cells at the grid's edge) is what
     decorrelates two codes of one palm. The resampling is a gather through
     :func:`rotation_map` (cached per grid and angle), equal bit for bit to
@@ -373,7 +374,8 @@ def compare(a: Template, b: Template) -> float:
     """Similarity of two palm templates, in [0, 1]; higher means more likely the same palm.
 
     The score is one minus the fractional Hamming distance between the
-    orientation codes, over cells valid in both, minimised over
+    orientation codes (with the binary orientation code, the fraction of
+    filter bits that disagree), over cells valid in both, minimised over
     translations of up to ``MAX_SHIFT`` cells in each direction (residual
     ROI misalignment) and, when ``ROTATION`` is set, over relative
     rotations of the code grids (see :func:`compare_many`), then corrected
@@ -385,7 +387,10 @@ def compare(a: Template, b: Template) -> float:
     .. [1] A. W.-K. Kong, D. Zhang, "Competitive coding scheme for palmprint
        verification", ICPR 2004 (angular distance of competitive codes by
        bit planes, minimised over translations).
-    .. [2] J. Daugman, "How iris recognition works", IEEE TCSVT 14(1), 2004
+    .. [2] Z. Guo, D. Zhang, L. Zhang, W. Zuo, "Palmprint verification using
+       binary orientation co-occurrence vector", Pattern Recognition Letters
+       30(13), 2009 (Hamming distance of one bit per filter).
+    .. [3] J. Daugman, "How iris recognition works", IEEE TCSVT 14(1), 2004
        (score normalisation by the number of bits compared).
     """
     _check_compatible(a, b)

@@ -1,4 +1,8 @@
-"""Vein and line features: competitive orientation codes from a Gabor bank."""
+"""Vein and line features: orientation codes from a Gabor bank.
+
+:func:`binary_orientation_code` (BOCV) is the template's code; :func:`competitive_code` was until
+``compcode-2s6o-c4-v3`` (docs/RECOGNITION.md).
+"""
 
 from __future__ import annotations
 
@@ -173,4 +177,49 @@ def competitive_code(
         winner = np.argmin(_bank_responses(*_reduced(enhanced, wl, cell, pyramid)), axis=0)
         bits = _GRAY3[winner]
         planes.extend(((bits >> b) & 1).astype(bool) for b in range(3))
+    return np.stack(planes)
+
+
+def binary_orientation_code(
+    enhanced: npt.NDArray[np.float32],
+    wavelengths: tuple[float, ...] = WAVELENGTHS,
+    cell: int = CELL,
+) -> npt.NDArray[np.bool_]:
+    """Binary orientation co-occurrence vector: one bit per filter, set where it sees a dark line.
+
+    Each filter of the bank (every orientation at every scale) gives one bit
+    per cell: whether its cell-pooled response is negative (a line darker
+    than its surround along that orientation; veins and creases absorb NIR
+    light). The competitive code keeps only the winning orientation, so a
+    cell whose strongest line changes between captures (a crease that
+    deepens, skin that dries) changes its code wholly; here the other
+    orientations' bits stay, and the Hamming distance of the bits counts
+    how many filters disagree.
+
+    Parameters
+    ----------
+    enhanced : (M, N) float32 ndarray
+        Output of :func:`biometric.enhance.normalize_illumination`.
+    wavelengths : tuple of float
+        Filter scales.
+    cell : int
+        Cell side in pixels.
+
+    Returns
+    -------
+    planes : (N_ORIENTATIONS * len(wavelengths), M // cell, N // cell) bool ndarray
+        Bit ``s * N_ORIENTATIONS + k`` is filter ``k`` (orientation ``k * 180 / N_ORIENTATIONS``
+        degrees) of scale ``s``.
+
+    References
+    ----------
+    .. [1] Z. Guo, D. Zhang, L. Zhang, W. Zuo, "Palmprint verification using
+       binary orientation co-occurrence vector", Pattern Recognition Letters
+       30(13), 2009.
+    """
+    planes: list[npt.NDArray[np.bool_]] = []
+    pyramid = [enhanced]  # reductions shared by the scales
+    for wl in wavelengths:
+        responses = _bank_responses(*_reduced(enhanced, wl, cell, pyramid))
+        planes.extend(responses < 0)
     return np.stack(planes)

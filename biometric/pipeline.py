@@ -9,7 +9,7 @@ import numpy.typing as npt
 from biometric._validate import as_gray_u8
 from biometric.enhance import local_deviation, normalize_centred
 from biometric.errors import QualityError
-from biometric.features import competitive_code
+from biometric.features import binary_orientation_code
 from biometric.quality import CONTRAST_SIGMA, _region_quality
 from biometric.roi import PalmRoi, palm_roi
 from biometric.template import Template
@@ -32,7 +32,7 @@ def template_from_roi(roi: PalmRoi) -> Template:
             "palm image quality too low: " + ", ".join(report.reasons), report.reasons
         )
     enhanced = normalize_centred(local, CONTRAST_SIGMA)
-    planes = competitive_code(enhanced)
+    planes = binary_orientation_code(enhanced)
     rows, cols = planes.shape[1:]
     usable = roi.valid & (roi.image < 250)
     cells = cv2.resize(usable.astype(np.float32), (cols, rows), interpolation=cv2.INTER_AREA)
@@ -46,7 +46,7 @@ def extract(image: npt.NDArray[np.uint8]) -> Template:
     Stages: input checks, palm ROI (:func:`biometric.roi.palm_roi`), ROI
     quality (:func:`biometric.quality.region_quality`), illumination
     normalisation (:func:`biometric.enhance.normalize_illumination`),
-    competitive orientation code (:func:`biometric.features.competitive_code`).
+    binary orientation code (:func:`biometric.features.binary_orientation_code`).
 
     Parameters
     ----------

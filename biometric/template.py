@@ -11,9 +11,11 @@ import numpy.typing as npt
 
 from biometric.errors import TemplateFormatError
 
-#: Current algorithm: competitive code, 2 scales (18, 30 px) x 6 orientations, 4 px cells.
-#: v2: wavelengths 18 and 30 px instead of 14 and 24 (simulated contactless EER 0.84 -> 0.50 %).
-ALGORITHM = "compcode-2s6o-c4-v3"
+#: Current algorithm: binary orientation code (BOCV), one bit per filter of 2 scales (18, 30 px)
+#: x 6 orientations, 4 px cells: 12 bit planes of 32 x 32 (docs/RECOGNITION.md). Before it,
+#: ``compcode-2s6o-c4-v3``: the competitive code of the same filters (the winning orientation,
+#: 6 planes); v2 had taken wavelengths 18 and 30 px instead of 14 and 24.
+ALGORITHM = "bocv-2s6o-c4-v1"
 FORMAT_VERSION = 1
 MAGIC = b"PVT"
 MAX_BYTES = 4096

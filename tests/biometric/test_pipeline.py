@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 import biometric
 from biometric import Template, compare
 from biometric.enhance import normalize_illumination
-from biometric.features import competitive_code
+from biometric.features import N_ORIENTATIONS, binary_orientation_code, competitive_code
 from biometric.template import MAX_BYTES
 from capture.simulated import SimulatedCapture, SimulatedSensor
 
@@ -81,11 +81,28 @@ def test_features_are_bit_planes_of_the_code_grid(captures: list[SimulatedCaptur
     enhanced = normalize_illumination(roi.image)
     assert enhanced.dtype == np.float32
     assert abs(float(enhanced.mean())) < 0.2
-    planes = competitive_code(enhanced)
-    assert planes.shape == (6, 32, 32) and planes.dtype == bool
-    # Three bits per scale encode six orientations: 000 001 011 111 110 100 only.
-    codes = planes[0].astype(int) + 2 * planes[1] + 4 * planes[2]
-    assert set(np.unique(codes)) <= {0, 1, 3, 7, 6, 4}
+    planes = binary_orientation_code(enhanced)
+    assert planes.shape == (12, 32, 32) and planes.dtype == bool
+    # Each plane is one filter's dark-line bit: neither constant nor all set.
+    assert all(0.1 < p.mean() < 0.9 for p in planes)
+    # The competitive code's winner is the most negative filter: its bit is set wherever any
+    # filter of that scale sees a dark line.
+    compcode = competitive_code(enhanced)
+    for s in range(2):
+        bits = planes[s * N_ORIENTATIONS : (s + 1) * N_ORIENTATIONS]
+        g = compcode[3 * s].astype(int) + 2 * compcode[3 * s + 1] + 4 * compcode[3 * s + 2]
+        # Three bits per scale encode six orientations: 000 001 011 111 110 100 only.
+        assert set(np.unique(g)) <= {0, 1, 3, 7, 6, 4}
+        winner = np.array([0, 1, -1, 2, 5, -1, 4, 3])[g]
+        assert np.array_equal(np.take_along_axis(bits, winner[None], 0)[0], bits.any(axis=0))
+
+
+def test_the_template_holds_the_binary_orientation_code(
+    captures: list[SimulatedCapture],
+) -> None:
+    t = biometric.extract(captures[0].image)
+    assert t.planes.shape == (12, 32) and t.algorithm == "bocv-2s6o-c4-v1"
+    assert len(t.to_bytes()) <= 2048
 
 
 @settings(max_examples=25, deadline=None)

@@ -32,7 +32,11 @@ def test_a_palm_partly_clipped_still_matches(
     bright = _brighter(captures[capture].image, gain)
     assert 0.08 < _clipped_fraction(bright) < 0.2  # refused as overexposed above 5 % before
     plain = compare(enrolled, extract(captures[capture].image))
-    assert compare(enrolled, extract(bright)) > plain - 0.01
+    # The binary orientation code loses 0.0102 on capture 10 at 12 % clipped (0.6598 -> 0.6496;
+    # the competitive code lost nothing there, 0.6253 -> 0.6253, and the clipped BOCV score is
+    # still above both codes' FMR 1e-4 thresholds): a sign bit near zero response flips where
+    # a region goes flat, the winning orientation less often.
+    assert compare(enrolled, extract(bright)) > plain - 0.015
 
 
 def test_a_palm_mostly_clipped_is_overexposed(captures: list[SimulatedCapture]) -> None:

@@ -129,7 +129,8 @@ def test_coarse_stage_keeps_what_exhaustive_comparison_finds(palms: Palms) -> No
 
 def test_a_coarse_stage_wider_than_the_gallery_changes_nothing(palms: Palms) -> None:
     one_stage, two_stage = enrolled(palms, coarse=0), enrolled(palms, coarse=10_000)
-    assert one_stage.scanned_code_bytes == 192
+    # 16 x 16 blocks of 2 x 2 cells: 12 planes (bocv-2s6o-c4-v1) in one stage, 2 in the coarse one.
+    assert one_stage.scanned_code_bytes == 384
     assert two_stage.scanned_code_bytes == 64
     for probe in palms.probes.values():
         assert one_stage.search(probe, k=5) == two_stage.search(probe, k=5)

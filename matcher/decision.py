@@ -24,7 +24,7 @@ from enum import StrEnum
 from typing import Any
 
 import biometric
-from matcher.calibration import ImpostorDistribution, shipped
+from matcher.calibration import Thresholds, shipped
 from matcher.index import Candidate, PalmIndex
 
 
@@ -100,7 +100,7 @@ def decide(
     candidates: list[Candidate],
     gallery_size: int,
     policy: DecisionPolicy,
-    impostors: ImpostorDistribution,
+    impostors: Thresholds,
 ) -> Decision:
     """Turn ranked candidates into a decision (pure: no search).
 
@@ -137,7 +137,7 @@ def identify(
     index: PalmIndex,
     probe: biometric.Template,
     policy: DecisionPolicy | None = None,
-    impostors: ImpostorDistribution | None = None,
+    impostors: Thresholds | None = None,
 ) -> Decision:
     """Search ``index`` for ``probe`` and decide match / no match / ambiguous.
 
@@ -147,7 +147,7 @@ def identify(
     probe : biometric.Template
     policy : DecisionPolicy, optional
         Defaults to ``DecisionPolicy()`` (FPIR 0.1 %, margin 0.02).
-    impostors : ImpostorDistribution, optional
+    impostors : Thresholds, optional
         Defaults to the distribution shipped for the probe's algorithm
         (:func:`matcher.calibration.shipped`).
     """

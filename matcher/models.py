@@ -115,3 +115,26 @@ class DuplicateCase(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     resolved_by: Mapped[str | None] = mapped_column(String(200))
     resolution_note: Mapped[str | None] = mapped_column(Text())
+
+
+class SiteCalibration(Base):
+    """Impostor scores measured between the palms enrolled here (:class:`matcher.calibration.Calibration`).
+
+    Rows are only added: a decision's threshold can be traced to the calibration in force then.
+    The newest row of the current algorithm and comparator is the one used.
+    """
+
+    __tablename__ = "bio_calibrations"
+    __table_args__ = (
+        CheckConstraint("owners >= 2 AND templates >= owners AND pairs >= 1", name="counts"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    algorithm: Mapped[str] = mapped_column(String(40))
+    comparator: Mapped[str] = mapped_column(String(100))
+    owners: Mapped[int] = mapped_column(Integer())
+    templates: Mapped[int] = mapped_column(Integer())
+    pairs: Mapped[int] = mapped_column(BigInteger())
+    distribution: Mapped[str] = mapped_column(Text())
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    created_by: Mapped[str] = mapped_column(String(200))

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
@@ -18,7 +19,7 @@ import biometric
 from matcher.crypto import Keyring, Sealed
 from matcher.errors import SnapshotError
 from matcher.index import DEFAULT_SHORTLIST, PalmIndex
-from matcher.models import Change, ChangeKind, StoredTemplate
+from matcher.models import Change, ChangeKind, SiteCalibration, StoredTemplate
 from matcher.snapshot import load_snapshot, write_snapshot
 
 _BATCH = 1000
@@ -102,6 +103,37 @@ def iter_templates(
         for row in rows:
             yield row.id, row.person_id, decrypt(keyring, row)
         last = rows[-1].id
+
+
+def hands_sample(
+    session: Session, keyring: Keyring, algorithm: str, limit: int, seed: int = 0
+) -> list[tuple[str, biometric.Template]]:
+    """(person id, template) of one template per enrolled hand (its first stored), at most
+    ``limit`` hands drawn at random with ``seed``, in id order."""
+    firsts = sorted(session.scalars(
+        select(func.min(StoredTemplate.id)).where(StoredTemplate.algorithm == algorithm)
+        .group_by(StoredTemplate.person_id, StoredTemplate.hand)
+    ).all())
+    if len(firsts) > limit:
+        rng = np.random.default_rng(seed)
+        firsts = sorted(int(i) for i in rng.choice(firsts, size=limit, replace=False))
+    out: list[tuple[str, biometric.Template]] = []
+    for start in range(0, len(firsts), _BATCH):
+        rows = session.scalars(
+            select(StoredTemplate).where(StoredTemplate.id.in_(firsts[start:start + _BATCH]))
+            .order_by(StoredTemplate.id)
+        ).all()
+        out += [(row.person_id, decrypt(keyring, row)) for row in rows]
+    return out
+
+
+def latest_calibration(session: Session, algorithm: str, comparator: str) -> SiteCalibration | None:
+    """The newest site calibration of ``algorithm`` made with ``comparator``, if any."""
+    return session.scalars(
+        select(SiteCalibration)
+        .where(SiteCalibration.algorithm == algorithm, SiteCalibration.comparator == comparator)
+        .order_by(SiteCalibration.id.desc()).limit(1)
+    ).first()
 
 
 def last_change(session: Session) -> int:

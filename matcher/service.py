@@ -14,6 +14,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -21,10 +22,24 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 import biometric
-from matcher.calibration import ImpostorDistribution, shipped
+from biometric.compare import comparator
+from matcher.calibration import (
+    MIN_SITE_OWNERS,
+    Calibration,
+    ImpostorDistribution,
+    Thresholds,
+    shipped,
+    site_impostor_scores,
+)
 from matcher.decision import Decision, DecisionPolicy, decide
-from matcher.models import CaseStatus, DuplicateCase, Hand, Person
-from matcher.repository import IndexFollower, delete_templates, store_template
+from matcher.models import CaseStatus, DuplicateCase, Hand, Person, SiteCalibration
+from matcher.repository import (
+    IndexFollower,
+    delete_templates,
+    hands_sample,
+    latest_calibration,
+    store_template,
+)
 from palmvein.core import audit
 from palmvein.core.db import utcnow
 from palmvein.core.errors import (
@@ -85,6 +100,12 @@ class EnrolmentResult:
     duplicates: tuple[DuplicateHit, ...] = ()
 
 
+@lru_cache(maxsize=4)
+def _site_distribution(row_id: int, text: str) -> ImpostorDistribution:
+    # Rows are never changed: parse each once, not on every request (5000 tail scores).
+    return ImpostorDistribution.from_json(text)
+
+
 def _score_text(value: float) -> str:
     return f"{value:.6f}"  # the audit log refuses floats: exact text instead
 
@@ -110,7 +131,7 @@ class MatcherService:
         actor: str,
         policy: EnrolmentPolicy | None = None,
         identify_policy: DecisionPolicy | None = None,
-        impostors: ImpostorDistribution | None = None,
+        impostors: Thresholds | None = None,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.session = session
@@ -122,10 +143,72 @@ class MatcherService:
         self.clock = clock
 
     @property
-    def impostors(self) -> ImpostorDistribution:
+    def impostors(self) -> Thresholds:
+        """The calibration decisions use: the shipped distribution, tightened by the newest site
+        calibration of the same algorithm and comparator (:meth:`calibrate`)."""
         if self._impostors is None:
-            self._impostors = shipped(self.follower.algorithm)
+            algorithm = self.follower.algorithm
+            row = latest_calibration(self.session, algorithm, comparator().id)
+            site = None if row is None else _site_distribution(row.id, row.distribution)
+            self._impostors = Calibration(shipped(algorithm), site, None if row is None else row.id)
         return self._impostors
+
+    # -- calibration ---------------------------------------------------------------------------
+
+    def calibrate(
+        self,
+        *,
+        max_hands: int = 2000,
+        seed: int = 0,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> SiteCalibration:
+        """Measure impostor scores between the enrolled palms and store them as the site
+        calibration (audited; the caller commits).
+
+        One template per enrolled hand, at most ``max_hands`` of them drawn with ``seed``; every
+        pair of different persons is an impostor pair. ``progress(done, total)`` is called as
+        templates are compared.
+        """
+        algorithm = self.follower.algorithm
+        sample = hands_sample(self.session, self.follower.keyring, algorithm, max_hands, seed)
+        owners = [person for person, _ in sample]
+        persons = len(set(owners))
+        if persons < MIN_SITE_OWNERS:
+            raise Conflict(
+                f"a site calibration needs the palms of at least {MIN_SITE_OWNERS} enrolled "
+                f"persons; {persons} are enrolled with {algorithm}"
+            )
+        total = len(sample)
+        scores = site_impostor_scores(
+            [t for _, t in sample], owners,
+            None if progress is None else (lambda done: progress(done, total - 1)),
+        )
+        current = comparator().id
+        dist = ImpostorDistribution.from_scores(
+            scores, algorithm,
+            {"source": "site: enrolled palms, one template per hand", "persons": persons,
+             "hands": total, "seed": seed, "max_hands": max_hands,
+             "pairs": "every pair of hands of different persons"},
+            current,
+        )
+        row = SiteCalibration(algorithm=algorithm, comparator=current, owners=persons,
+                              templates=total, pairs=int(scores.size),
+                              distribution=dist.to_json(), created_by=self.actor,
+                              created_at=self.clock())
+        self.session.add(row)
+        self.session.flush()
+        self._impostors = None
+        reference = shipped(algorithm)
+        audit.record(
+            self.session, actor=self.actor, action="matcher.calibration.created",
+            entity_type="calibration", entity_id=str(row.id),
+            data={"algorithm": algorithm, "comparator": current, "persons": persons,
+                  "hands": total, "pairs": int(scores.size),
+                  "threshold_fmr_1e-4": _score_text(dist.threshold_for(1e-4).score),
+                  "shipped_threshold_fmr_1e-4": _score_text(reference.threshold_for(1e-4).score)},
+            at=self.clock(),
+        )
+        return row
 
     # -- persons -------------------------------------------------------------------------------
 

@@ -32,6 +32,7 @@ _COMMAND_MODULES: tuple[str, ...] = (
     "palmvein.cli.audit_cmd",
     "palmvein.cli.bench_cmd",
     "palmvein.cli.keys_cmd",
+    "palmvein.cli.calibrate_cmd",
     "palmvein.cli.devices_cmd",
     "palmvein.cli.eval_cmd",
     "palmvein.cli.sim_cmd",

@@ -239,3 +239,20 @@ def test_readme_documents_every_exit_code() -> None:
         assert re.search(rf"^\|\s*{code.value}\s*\|\s*`{code.name}`", readme, re.MULTILINE), (
             f"README exit code table lacks {code.value} {code.name}"
         )
+
+
+def test_calibrate_shows_the_shipped_thresholds_until_the_site_has_enough_palms(
+    migrated: str, cli: Cli
+) -> None:
+    from matcher.calibration import shipped
+
+    code, out, err = cli("calibrate", "show", "--json")
+    assert code == ExitCode.OK, err
+    shown = json.loads(out)
+    assert shown["site_calibration"] is None
+    at_1e4 = next(t for t in shown["thresholds"] if t["fmr"] == 1e-4)
+    assert at_1e4["used"] == at_1e4["shipped"] == round(shipped().threshold_for(1e-4).score, 6)
+    assert at_1e4["from"] == "shipped"
+    code, _, err = cli("calibrate", "run")
+    assert code == ExitCode.CONFLICT
+    assert "at least 50 enrolled persons" in err and "hint" in err.lower()

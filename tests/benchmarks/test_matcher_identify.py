@@ -44,4 +44,4 @@ def test_shortlist_codes_of_10k_templates(benchmark, gallery) -> None:  # type: 
     contents = index.contents()
     planes, mask = contents.planes[:10_000], contents.mask[:10_000]
     codes = benchmark(shortlist_codes, planes, mask, contents.geometry.cols)
-    assert codes.shape == (10_000, code_bits(6, 32, 32) // 8)
+    assert codes.shape == (10_000, code_bits(planes.shape[1], 32, 32) // 8)

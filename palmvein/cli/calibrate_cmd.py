@@ -7,7 +7,10 @@ from typing import Annotated, Any
 import typer
 
 from palmvein.cli.common import JSON_HELP, console, database, load_settings, print_json, transaction
+from palmvein.cli.errors import CliError
+from palmvein.cli.exit_codes import ExitCode
 from palmvein.cli.keys_cmd import _keyring
+from palmvein.core.errors import Conflict
 
 calibrate_app = typer.Typer(
     help="Decision thresholds from the impostor scores of the palms enrolled here.",
@@ -94,10 +97,17 @@ def run_command(
                       TimeRemainingColumn(), console=console, transient=True,
                       disable=as_json) as bar:
             task = bar.add_task("calibrate", total=None)
-            row = service.calibrate(
-                max_hands=max_hands, seed=seed,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+            try:
+                row = service.calibrate(
+                    max_hands=max_hands, seed=seed,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+            except Conflict as exc:
+                raise CliError(
+                    str(exc),
+                    hint="enrol more staff first; until then decisions use the shipped thresholds",
+                    code=ExitCode.CONFLICT,
+                ) from None
         _print(service.impostors, row, as_json)
 
 

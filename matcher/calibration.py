@@ -271,15 +271,12 @@ class Calibration:
     ----------
     shipped : ImpostorDistribution
     site : ImpostorDistribution or None
-        Impostor scores between the site's enrolled palms (:func:`site_impostor_scores`);
+        Impostor scores between the site's enrolled palms (:func:`all_pairs_scores` with owners);
         None until a site calibration has been made.
-    site_id : int or None
-        Which stored site calibration ``site`` is.
     """
 
     shipped: ImpostorDistribution
     site: ImpostorDistribution | None = None
-    site_id: int | None = None
 
     def __post_init__(self) -> None:
         if self.site is not None and (
@@ -304,38 +301,6 @@ class Calibration:
         return site if site.score > reference.score else reference
 
 
-def site_impostor_scores(
-    templates: Sequence[biometric.Template],
-    owners: Sequence[str],
-    progress: Callable[[int], None] | None = None,
-) -> npt.NDArray[np.float64]:
-    """Scores of every pair of ``templates`` whose owners differ.
-
-    Parameters
-    ----------
-    templates : sequence of Template
-        Typically one template per enrolled hand.
-    owners : sequence of str
-        The person each template belongs to: a person's two hands are not compared (they are not
-        an impostor attempt on a payroll).
-    progress : callable, optional
-        Called with the number of templates done after each one.
-    """
-    if len(templates) != len(owners):
-        raise CalibrationError(f"{len(templates)} templates but {len(owners)} owners")
-    if not templates:
-        return np.zeros(0)
-    who = np.asarray(owners)
-    stack = biometric.TemplateStack(templates)
-    out = []
-    for i, t in enumerate(templates[:-1]):
-        scores = biometric.compare_many(t, stack)[i + 1:]
-        out.append(scores[who[i + 1:] != who[i]])
-        if progress is not None:
-            progress(i + 1)
-    return np.concatenate(out) if out else np.zeros(0)
-
-
 # -- generation ---------------------------------------------------------------------------------
 
 
@@ -358,11 +323,33 @@ def simulated_templates(
     return kept, templates
 
 
-def all_pairs_scores(templates: Sequence[biometric.Template]) -> npt.NDArray[np.float64]:
-    """Scores of every unordered pair of ``templates`` (all impostor pairs when each template is
-    a different palm)."""
+def all_pairs_scores(
+    templates: Sequence[biometric.Template],
+    owners: Sequence[str] | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> npt.NDArray[np.float64]:
+    """Scores of every unordered pair of ``templates`` whose owners differ (all impostor pairs).
+
+    Parameters
+    ----------
+    templates : sequence of Template
+        One palm each when ``owners`` is None; else typically one template per enrolled hand.
+    owners : sequence of str, optional
+        The person each template belongs to: a person's two hands are not compared (they are not
+        an impostor attempt on a payroll). None: every template is a different palm.
+    progress : callable, optional
+        Called with the number of templates done after each one.
+    """
+    if owners is not None and len(owners) != len(templates):
+        raise CalibrationError(f"{len(templates)} templates but {len(owners)} owners")
+    who = np.asarray(owners) if owners is not None else None
     stack = biometric.TemplateStack(templates)
-    out = [biometric.compare_many(t, stack)[i + 1:] for i, t in enumerate(templates[:-1])]
+    out = []
+    for i, t in enumerate(templates[:-1]):
+        scores = biometric.compare_many(t, stack)[i + 1:]
+        out.append(scores if who is None else scores[who[i + 1:] != who[i]])
+        if progress is not None:
+            progress(i + 1)
     return np.concatenate(out) if out else np.zeros(0)
 
 

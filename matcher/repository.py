@@ -127,13 +127,21 @@ def hands_sample(
     return out
 
 
-def latest_calibration(session: Session, algorithm: str, comparator: str) -> SiteCalibration | None:
-    """The newest site calibration of ``algorithm`` made with ``comparator``, if any."""
-    return session.scalars(
-        select(SiteCalibration)
+def latest_calibration_id(session: Session, algorithm: str, comparator: str) -> int | None:
+    """Id of the newest site calibration of ``algorithm`` made with ``comparator``, if any (the id
+    alone: decisions ask on every request, and the distribution behind it never changes)."""
+    return session.scalar(
+        select(func.max(SiteCalibration.id))
         .where(SiteCalibration.algorithm == algorithm, SiteCalibration.comparator == comparator)
-        .order_by(SiteCalibration.id.desc()).limit(1)
-    ).first()
+    )
+
+
+def calibration(session: Session, calibration_id: int) -> SiteCalibration:
+    """A stored site calibration by id."""
+    row = session.get(SiteCalibration, calibration_id)
+    if row is None:
+        raise LookupError(f"no site calibration {calibration_id}")
+    return row
 
 
 def last_change(session: Session) -> int:

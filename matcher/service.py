@@ -14,7 +14,6 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from functools import lru_cache
 
 import numpy as np
 import numpy.typing as npt
@@ -28,16 +27,17 @@ from matcher.calibration import (
     Calibration,
     ImpostorDistribution,
     Thresholds,
+    all_pairs_scores,
     shipped,
-    site_impostor_scores,
 )
 from matcher.decision import Decision, DecisionPolicy, decide
 from matcher.models import CaseStatus, DuplicateCase, Hand, Person, SiteCalibration
 from matcher.repository import (
     IndexFollower,
+    calibration,
     delete_templates,
     hands_sample,
-    latest_calibration,
+    latest_calibration_id,
     store_template,
 )
 from palmvein.core import audit
@@ -100,10 +100,21 @@ class EnrolmentResult:
     duplicates: tuple[DuplicateHit, ...] = ()
 
 
-@lru_cache(maxsize=4)
-def _site_distribution(row_id: int, text: str) -> ImpostorDistribution:
-    # Rows are never changed: parse each once, not on every request (5000 tail scores).
-    return ImpostorDistribution.from_json(text)
+# Site calibration rows are never changed: each is read and parsed once per process (its
+# 5000 tail scores), not on every identification. Keyed by database too (a process, a test run
+# say, may use two whose ids coincide); only the newest of each matters.
+_SITE_DISTRIBUTIONS: dict[tuple[str, int], ImpostorDistribution] = {}
+
+
+def _site_distribution(session: Session, calibration_id: int) -> ImpostorDistribution:
+    key = (session.get_bind().engine.url.render_as_string(hide_password=True), calibration_id)
+    dist = _SITE_DISTRIBUTIONS.get(key)
+    if dist is None:
+        dist = ImpostorDistribution.from_json(calibration(session, calibration_id).distribution)
+        if len(_SITE_DISTRIBUTIONS) >= 8:
+            _SITE_DISTRIBUTIONS.clear()
+        _SITE_DISTRIBUTIONS[key] = dist
+    return dist
 
 
 def _score_text(value: float) -> str:
@@ -148,9 +159,9 @@ class MatcherService:
         calibration of the same algorithm and comparator (:meth:`calibrate`)."""
         if self._impostors is None:
             algorithm = self.follower.algorithm
-            row = latest_calibration(self.session, algorithm, comparator().id)
-            site = None if row is None else _site_distribution(row.id, row.distribution)
-            self._impostors = Calibration(shipped(algorithm), site, None if row is None else row.id)
+            site_id = latest_calibration_id(self.session, algorithm, comparator().id)
+            site = None if site_id is None else _site_distribution(self.session, site_id)
+            self._impostors = Calibration(shipped(algorithm), site)
         return self._impostors
 
     # -- calibration ---------------------------------------------------------------------------
@@ -179,7 +190,7 @@ class MatcherService:
                 f"persons; {persons} are enrolled with {algorithm}"
             )
         total = len(sample)
-        scores = site_impostor_scores(
+        scores = all_pairs_scores(
             [t for _, t in sample], owners,
             None if progress is None else (lambda done: progress(done, total - 1)),
         )

@@ -33,8 +33,7 @@ def _thresholds(calibration: Any) -> list[dict[str, Any]]:
             "site": None if site is None else round(site.score, 6),
             "site_extrapolated": None if site is None else site.extrapolated,
             "used": round(used.score, 6),
-            "from": "site" if site is not None and used.score == site.score
-            and site.score > ref.score else "shipped",
+            "from": "site" if site is not None and site.score > ref.score else "shipped",
         })
     return rows
 
@@ -117,13 +116,12 @@ def show_command(
 ) -> None:
     """The thresholds decisions use now: shipped, site and the stricter of the two."""
     from biometric.compare import comparator
-    from matcher.repository import latest_calibration
+    from matcher.repository import calibration, latest_calibration_id
 
     with database(load_settings()) as engine, transaction(engine) as session:
-        service = _service(session, "cli")
-        calibration = service.impostors
-        row = latest_calibration(session, calibration.algorithm, comparator().id)
-        _print(calibration, row, as_json)
+        thresholds = _service(session, "cli").impostors
+        site_id = latest_calibration_id(session, thresholds.algorithm, comparator().id)
+        _print(thresholds, None if site_id is None else calibration(session, site_id), as_json)
 
 
 def register(app: typer.Typer) -> None:

@@ -21,8 +21,8 @@ from matcher.calibration import (
     MIN_SITE_OWNERS,
     Calibration,
     ImpostorDistribution,
+    all_pairs_scores,
     shipped,
-    site_impostor_scores,
 )
 from matcher.crypto import Keyring, new_key
 from matcher.errors import CalibrationError
@@ -76,13 +76,13 @@ def test_site_scores_are_every_pair_of_different_persons(palms: Palms) -> None:
     templates = [palms.enrolment[s][0] for s in palms.subjects()[:5]]
     templates.append(palms.enrolment[palms.subjects()[0]][1])  # person 0's other sample
     owners = [*palms.subjects()[:5], palms.subjects()[0]]
-    scores = site_impostor_scores(templates, owners)
+    scores = all_pairs_scores(templates, owners)
     expected = [biometric.compare(templates[i], templates[j])
                 for i in range(6) for j in range(i + 1, 6) if owners[i] != owners[j]]
     assert len(scores) == 15 - 1
     np.testing.assert_allclose(scores, expected)
     with pytest.raises(CalibrationError):
-        site_impostor_scores(templates, owners[:-1])
+        all_pairs_scores(templates, owners[:-1])
 
 
 def _site(db: Session, templates: list[biometric.Template]) -> MatcherService:
